@@ -1,0 +1,5 @@
+"""preflab.audit (see DESIGN.md)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

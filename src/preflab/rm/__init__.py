@@ -1,0 +1,5 @@
+"""preflab.rm (see DESIGN.md)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
