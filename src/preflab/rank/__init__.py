@@ -1,5 +1,32 @@
-"""preflab.rank (see DESIGN.md)."""
+"""Ratings from comparisons: Elo, Bradley–Terry (+ties, anchoring), bootstrap intervals."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from preflab.rank._bootstrap import bootstrap_intervals, bootstrap_scores
+from preflab.rank._bradley_terry import PairStats, bt_mle
+from preflab.rank._counts import TIES, PairCounts, counts_from_arrays, pair_counts
+from preflab.rank._davidson import davidson_mle
+from preflab.rank._elo import online_elo
+from preflab.rank._fit import fit_bradley_terry
+from preflab.rank._graph import check_identifiable
+from preflab.rank._ratings import SCALES, Ratings, elo_factor, rank_bounds, to_scale
+
+__all__ = [
+    "SCALES",
+    "TIES",
+    "PairCounts",
+    "PairStats",
+    "Ratings",
+    "bootstrap_intervals",
+    "bootstrap_scores",
+    "bt_mle",
+    "check_identifiable",
+    "counts_from_arrays",
+    "davidson_mle",
+    "elo_factor",
+    "fit_bradley_terry",
+    "online_elo",
+    "pair_counts",
+    "rank_bounds",
+    "to_scale",
+]

@@ -1,0 +1,196 @@
+"""Sufficient statistics of pairwise comparisons: weighted counts per (model_a, model_b, outcome).
+
+Every rating method here is fitted on these counts, never on one row per battle
+(DESIGN.md, "Statistics"). Counting runs in DuckDB, which streams Parquet/CSV/JSONL files and
+Arrow tables alike, so the number of rows only costs time, not memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from preflab._errors import ModelError
+from preflab.rank._ratings import FloatArray, IntArray
+
+TIES = ("half", "drop", "davidson")
+
+
+@dataclass(frozen=True, slots=True)
+class PairCounts:
+    """Weighted counts of outcomes per ordered pair of models.
+
+    Attributes
+    ----------
+    models : model names; indices in ``matchups`` refer to this tuple.
+    matchups : shape (k, 2), (first, second) model indices.
+    outcomes : shape (k,), 1.0 if first won, 0.0 if second won, 0.5 for a tie.
+    weights : shape (k,), summed weights (number of battles when unweighted).
+    rows : shape (k,), number of input rows in each cell. Cells are split by ``weight``
+        value, so every row of a cell has weight ``weights / rows``; the bootstrap resamples
+        rows exactly by drawing cell row counts.
+    n_rows : number of input rows (before ties were dropped, if they were).
+    """
+
+    models: tuple[str, ...]
+    matchups: IntArray
+    outcomes: FloatArray
+    weights: FloatArray
+    rows: FloatArray
+    n_rows: int
+
+    @property
+    def n_models(self) -> int:
+        return len(self.models)
+
+    @property
+    def is_tie(self) -> npt.NDArray[np.bool_]:
+        return self.outcomes == 0.5
+
+    def drop_ties(self) -> PairCounts:
+        keep = ~self.is_tie
+        return PairCounts(self.models, self.matchups[keep], self.outcomes[keep],
+                          self.weights[keep], self.rows[keep], self.n_rows)
+
+    def reweighted(self, rows: FloatArray) -> PairCounts:
+        """The same cells with new row counts (a bootstrap replicate)."""
+        unit = np.divide(self.weights, self.rows, out=np.ones_like(self.weights),
+                         where=self.rows > 0)
+        return PairCounts(self.models, self.matchups, self.outcomes, unit * rows,
+                          np.asarray(rows, dtype=np.float64), int(np.sum(rows)))
+
+    def per_model(self) -> tuple[FloatArray, FloatArray]:
+        """(comparisons per model, win rate per model with ties as half), weighted."""
+        m = self.n_models
+        a, b = self.matchups[:, 0], self.matchups[:, 1]
+        n = np.bincount(a, self.weights, m) + np.bincount(b, self.weights, m)
+        wins = (np.bincount(a, self.weights * self.outcomes, m)
+                + np.bincount(b, self.weights * (1 - self.outcomes), m))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.where(n > 0, wins / np.where(n > 0, n, 1), np.nan)
+        return n, rate
+
+    def battle_matrix(self) -> FloatArray:
+        """Symmetric matrix of (weighted) comparison counts between models."""
+        m = self.n_models
+        mat = np.zeros((m, m))
+        np.add.at(mat, (self.matchups[:, 0], self.matchups[:, 1]), self.weights)
+        return mat + mat.T
+
+    def win_matrix(self) -> FloatArray:
+        """``W[i, j]``: (weighted) wins of i over j, ties counting half."""
+        m = self.n_models
+        mat = np.zeros((m, m))
+        a, b = self.matchups[:, 0], self.matchups[:, 1]
+        np.add.at(mat, (a, b), self.weights * self.outcomes)
+        np.add.at(mat, (b, a), self.weights * (1 - self.outcomes))
+        return mat
+
+    def subset(self, models: list[str] | tuple[str, ...]) -> PairCounts:
+        """Counts restricted to comparisons among ``models`` (re-indexed)."""
+        keep_idx = np.array([self.models.index(m) for m in models], dtype=np.int64)
+        remap = np.full(self.n_models, -1, dtype=np.int64)
+        remap[keep_idx] = np.arange(len(keep_idx))
+        mu = remap[self.matchups]
+        ok = (mu >= 0).all(axis=1)
+        return PairCounts(tuple(models), mu[ok], self.outcomes[ok], self.weights[ok],
+                          self.rows[ok], int(self.rows[ok].sum()))
+
+
+_WINNER_TO_OUTCOME = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie_bothbad": 0.5,
+                      "tie (bothbad)": 0.5}
+
+
+def pair_counts(
+    source: pa.Table | str | Path,
+    *,
+    ties: str = "half",
+    where: str | None = None,
+) -> PairCounts:
+    """Count comparisons per (model_a, model_b, outcome), summing ``weight`` when present.
+
+    Parameters
+    ----------
+    source : a comparisons table (Arrow) or the path of a native comparisons file
+        (Parquet/CSV/JSONL; streamed, never loaded whole).
+    ties : ``"half"`` and ``"davidson"`` keep ties (outcome 0.5); ``"drop"`` removes them.
+        Both ``tie`` and ``tie_bothbad`` count as ties, as in Chatbot Arena.
+    where : optional SQL filter (e.g. ``"category = 'coding'"``).
+
+    Rows with ``weight`` null count 1. Validation happens in the readers; here the winner is
+    assumed to be one of the schema's labels.
+    """
+    if ties not in TIES:
+        raise ModelError(f"unknown ties option '{ties}'; use one of {', '.join(TIES)}")
+    con = duckdb.connect()
+    try:
+        if isinstance(source, pa.Table):
+            con.register("battles", source)
+            cols = source.column_names
+            rel = "battles"
+        else:
+            path = str(source)
+            rel = _file_relation(path)
+            cols = [d[0] for d in con.sql(f"DESCRIBE SELECT * FROM {rel}").fetchall()]
+        weight = "COALESCE(CAST(weight AS DOUBLE), 1.0)" if "weight" in cols else "1.0"
+        filt = f"WHERE {where}" if where else ""
+        q = (f"SELECT model_a, model_b, winner, {weight} AS unit, SUM({weight}) AS w, "
+             f"COUNT(*) AS n FROM {rel} {filt} GROUP BY ALL ORDER BY ALL")
+        res = con.sql(q).arrow()
+        if hasattr(res, "read_all"):
+            res = res.read_all()
+    finally:
+        con.close()
+    return _from_grouped(res, ties)
+
+
+def _file_relation(path: str) -> str:
+    p = path.replace("'", "''")
+    low = path.lower()
+    if low.endswith((".parquet", ".pq")):
+        return f"read_parquet('{p}')"
+    if low.endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz")):
+        return f"read_csv_auto('{p}')"
+    return f"read_json_auto('{p}')"
+
+
+def _from_grouped(res: pa.Table, ties: str) -> PairCounts:
+    a = np.asarray(res.column("model_a").to_pylist(), dtype=object)
+    b = np.asarray(res.column("model_b").to_pylist(), dtype=object)
+    winner = res.column("winner").to_pylist()
+    w = res.column("w").to_numpy().astype(np.float64)
+    rows = res.column("n").to_numpy().astype(np.float64)
+    n_rows = int(rows.sum())
+    models = tuple(sorted(set(a.tolist()) | set(b.tolist())))
+    index = {m: i for i, m in enumerate(models)}
+    ia = np.fromiter((index[x] for x in a), dtype=np.int64, count=len(a))
+    ib = np.fromiter((index[x] for x in b), dtype=np.int64, count=len(b))
+    try:
+        out = np.fromiter((_WINNER_TO_OUTCOME[x] for x in winner), dtype=np.float64,
+                          count=len(winner))
+    except KeyError as exc:
+        raise ModelError(f"winner label {exc} is not one of model_a, model_b, tie, "
+                         "tie_bothbad; read the file with `preflab validate` first") from exc
+    counts = PairCounts(models, np.stack([ia, ib], axis=1).reshape(-1, 2), out, w, rows, n_rows)
+    return counts.drop_ties() if ties == "drop" else counts
+
+
+def counts_from_arrays(
+    model_a: list[str] | np.ndarray,
+    model_b: list[str] | np.ndarray,
+    winner: list[str] | np.ndarray,
+    weight: np.ndarray | None = None,
+    *,
+    ties: str = "half",
+) -> PairCounts:
+    """Counts from plain arrays (convenience for tests and small data)."""
+    cols: dict[str, object] = {"model_a": list(model_a), "model_b": list(model_b),
+                               "winner": list(winner)}
+    if weight is not None:
+        cols["weight"] = np.asarray(weight, dtype=np.float64)
+    return pair_counts(pa.table(cols), ties=ties)

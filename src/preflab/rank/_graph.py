@@ -1,0 +1,86 @@
+"""Checks that a Bradley–Terry maximum-likelihood estimate exists and is unique.
+
+The MLE exists (finite) iff, for every split of the models into two groups, each group has
+won (or tied) at least once against the other; equivalently the directed "i won or tied
+against j" graph is strongly connected [Zer29]_, [For57]_. It is unique up to a common shift
+iff the undirected comparison graph is connected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from preflab._errors import ModelError
+from preflab.rank._counts import PairCounts
+
+
+def _components(counts: PairCounts, directed: bool) -> tuple[int, np.ndarray]:
+    m = counts.n_models
+    a, b = counts.matchups[:, 0], counts.matchups[:, 1]
+    w = counts.weights > 0
+    if directed:
+        # edge i -> j when i won or tied against j
+        o = counts.outcomes
+        src = np.concatenate([a[w & (o > 0)], b[w & (o < 1)]])
+        dst = np.concatenate([b[w & (o > 0)], a[w & (o < 1)]])
+    else:
+        src, dst = a[w], b[w]
+    g = coo_matrix((np.ones(len(src)), (src, dst)), shape=(m, m)).tocsr()
+    n, labels = connected_components(g, directed=directed, connection="strong")
+    return int(n), labels
+
+
+def _describe(models: tuple[str, ...], labels: np.ndarray, n: int, limit: int = 6) -> str:
+    parts = []
+    groups = sorted((np.flatnonzero(labels == c) for c in range(n)), key=len, reverse=True)
+    for idx in groups[:limit]:
+        names = [models[i] for i in idx[:5]]
+        more = f" and {len(idx) - 5} more" if len(idx) > 5 else ""
+        parts.append("{" + ", ".join(names) + more + "}")
+    if n > limit:
+        parts.append(f"... {n - limit} more")
+    return "; ".join(parts)
+
+
+def check_identifiable(counts: PairCounts) -> None:
+    """Raise :class:`ModelError` when the plain (unregularised) MLE is not finite and unique.
+
+    The message names the disconnected components, or the models whose rating would go to
+    plus or minus infinity (only wins / only losses against the rest), and how to proceed.
+    """
+    if counts.n_models < 2:
+        raise ModelError("need comparisons between at least two models to rank them")
+    n, labels = _components(counts, directed=False)
+    if n > 1:
+        raise ModelError(
+            f"the comparison graph is disconnected: {n} groups of models were never compared "
+            f"with each other: {_describe(counts.models, labels, n)}.\n"
+            "Ratings across groups are not comparable. Rank each group separately, add "
+            "comparisons that link them, or regularise with --prior (e.g. --prior 1.0)."
+        )
+    n, labels = _components(counts, directed=True)
+    if n > 1:
+        m = counts.n_models
+        won = np.zeros(m, bool)
+        lost = np.zeros(m, bool)
+        a, b, o = counts.matchups[:, 0], counts.matchups[:, 1], counts.outcomes
+        for side, other, score in ((a, b, o), (b, a, 1 - o)):
+            won[side[score > 0]] = True
+            lost[side[score < 1]] = True
+        only_wins = [counts.models[i] for i in np.flatnonzero(won & ~lost)]
+        only_losses = [counts.models[i] for i in np.flatnonzero(lost & ~won)]
+        detail = []
+        if only_wins:
+            detail.append("only wins: " + ", ".join(only_wins[:8]))
+        if only_losses:
+            detail.append("only losses: " + ", ".join(only_losses[:8]))
+        if not detail:
+            detail.append("groups that never lost (or never won) against the rest: "
+                          + _describe(counts.models, labels, n))
+        raise ModelError(
+            "the maximum-likelihood ratings are infinite (" + "; ".join(detail) + ").\n"
+            "A model that never lost (or never won) has no finite Bradley-Terry rating. "
+            "Add comparisons, or regularise with --prior (e.g. --prior 1.0)."
+        )
