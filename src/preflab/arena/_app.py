@@ -1,0 +1,297 @@
+"""The arena web app (FastAPI): vote page, reveal, K-wise ordering, leaderboard, images.
+
+Pages are server-rendered HTML that work without JavaScript; ``/static/arena.js`` adds
+keyboard voting and leaderboard refresh.  Admin endpoints live in ``_admin``.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+from starlette.concurrency import run_in_threadpool
+
+from preflab.arena._admin import add_admin_routes
+from preflab.arena._config import ArenaConfig
+from preflab.arena._engine import Arena
+from preflab.arena._render import render_markdown
+from preflab.arena._security import (
+    RateLimiter,
+    SecurityHeaders,
+    Signer,
+    content_security_policy,
+)
+from preflab.arena._store import Battle, BattleUsed
+
+log = logging.getLogger(__name__)
+
+VOTER_COOKIE = "preflab_voter"
+CHOICES = {"a": "model_a", "b": "model_b", "tie": "tie", "bothbad": "tie_bothbad"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".avif"}
+SLOT_LABELS = "ABCD"
+
+_env = Environment(loader=PackageLoader("preflab.arena", "templates"),
+                   autoescape=select_autoescape(["html"]))
+
+
+class ArenaApp:
+    """Holds the per-worker state the route functions share."""
+
+    def __init__(self, config: ArenaConfig) -> None:
+        self.config = config
+        self.arena = Arena(config)
+        self.store = self.arena.store
+        self.signer = Signer(config.secret or self.store.shared_secret(),
+                             battle_max_age=config.battle_max_age)
+        self.voter_limit = RateLimiter(config.rate_limit)
+        self.ip_limit = RateLimiter(config.rate_limit_ip)
+        self.roots = [Path(r).resolve() for r in config.image_roots]
+
+    def page(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+        html = _env.get_template(name).render(title=self.config.title, **ctx)
+        return HTMLResponse(html, status_code=status)
+
+    def error(self, status: int, message: str, voter: str | None = None) -> HTMLResponse:
+        resp = self.page("error.html", status=status, message=message)
+        if status == 429:
+            resp.headers["retry-after"] = "60"
+        return resp
+
+    def limited(self, request: Request, voter: str) -> bool:
+        ip = request.client.host if request.client else "unknown"
+        ok_v, _ = self.voter_limit.allow("v:" + voter)
+        ok_ip, _ = self.ip_limit.allow("ip:" + ip)
+        return not (ok_v and ok_ip)
+
+    def slot_view(self, battle: Battle, token: str) -> list[dict[str, Any]]:
+        """What the page shows per slot: label, sanitized HTML, image URL; never model names."""
+        rows = self.store.responses_for(battle.prompt_id, battle.models)
+        out = []
+        for i, model in enumerate(battle.models):
+            r = rows.get(model, {})
+            image = r.get("image")
+            img_url = None
+            if image:
+                img_url = (image if _is_url(image) else f"/img/{token}/{i}")
+                if _is_url(image) and _origin(image) not in self.config.image_hosts:
+                    img_url = None
+            out.append({"slot": i, "label": SLOT_LABELS[i],
+                        "html": Markup(render_markdown(r.get("text") or "")),
+                        "image": img_url, "has_image": bool(image)})
+        return out
+
+    def prompt_text(self, battle: Battle) -> str:
+        rows = self.store.responses_for(battle.prompt_id, battle.models[:1])
+        return str(next(iter(rows.values()), {}).get("prompt") or battle.prompt_id)
+
+
+def _is_url(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None:  # not sent by old browsers or non-browser clients; CSRF token still needed
+        return True
+    host = request.headers.get("host", "")
+    return urlsplit(origin).netloc == host
+
+
+def create_app(config: ArenaConfig) -> FastAPI:
+    """Build the ASGI app for ``config`` (creates the tables if needed)."""
+    state = ArenaApp(config)
+    app = FastAPI(title=config.title, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.arena = state
+    static_dir = Path(__file__).parent / "static"
+    app.mount("/static", StaticFiles(directory=static_dir), name="static")
+
+    def voter_of(request: Request) -> tuple[str, bool]:
+        voter = state.signer.voter_from_cookie(request.cookies.get(VOTER_COOKIE))
+        if voter is None:
+            return secrets.token_hex(16), True
+        return voter, False
+
+    def with_cookie(resp: Response, voter: str, new: bool) -> Response:
+        if new:
+            resp.set_cookie(VOTER_COOKIE, state.signer.voter_cookie(voter), max_age=400 * 86400,
+                            httponly=True, samesite="strict", secure=config.secure_cookies)
+        return resp
+
+    def check_post(request: Request, csrf: str) -> tuple[str | None, Response | None]:
+        voter = state.signer.voter_from_cookie(request.cookies.get(VOTER_COOKIE))
+        if not _same_origin(request) or not state.signer.check_csrf(csrf, voter):
+            return None, state.error(403, "This form expired or did not come from this arena. "
+                                          "Reload the page and vote again.")
+        assert voter is not None
+        if state.limited(request, voter):
+            return None, state.error(429, "Too many votes in a minute. Take a short break.")
+        return voter, None
+
+    @app.get("/", response_class=HTMLResponse)
+    def vote_page(request: Request) -> Response:
+        voter, new = voter_of(request)
+        cutoff = time.time() - config.battle_max_age + 60
+        battle = None if new else state.store.open_battle(voter, cutoff)
+        if battle is None:
+            if state.limited(request, voter):
+                return with_cookie(state.error(429, "Too many battles in a minute."), voter, new)
+            battle = state.arena.next_battle(voter)
+        if battle is None:
+            empty = not state.arena.catalog().models
+            return with_cookie(state.page("done.html", empty=empty), voter, new)
+        token = state.signer.battle_token(battle.id, voter)
+        resp = state.page(
+            "vote.html", token=token, csrf=state.signer.csrf_token(voter),
+            prompt=Markup(render_markdown(state.prompt_text(battle))),
+            slots=state.slot_view(battle, token), k=len(battle.models))
+        return with_cookie(resp, voter, new)
+
+    def resolve(voter: str, token: str) -> Battle | Response:
+        battle_id = state.signer.battle_from_token(token, voter)
+        if battle_id is None:
+            return state.error(403, "This battle token is not valid for you (or it expired).")
+        battle = state.store.get_battle(battle_id)
+        if battle is None or battle.voter != voter:
+            return state.error(403, "Unknown battle.")
+        return battle
+
+    @app.post("/vote", response_class=HTMLResponse)
+    def vote(request: Request, token: str = Form(""), csrf: str = Form(""),
+             choice: str = Form("")) -> Response:
+        voter, err = check_post(request, csrf)
+        if err is not None:
+            return err
+        assert voter is not None
+        if choice not in CHOICES:
+            return state.error(400, "Choose A, B, tie or both bad.")
+        battle_id = state.signer.battle_from_token(token, voter)
+        if battle_id is None:
+            return state.error(403, "This battle token is not valid for you (or it expired).")
+        try:
+            battle = state.store.record_vote(battle_id, voter, CHOICES[choice])
+        except BattleUsed as exc:
+            return state.error(409, str(exc).capitalize() + ".")
+        return reveal(battle, choice=choice)
+
+    @app.post("/rank", response_class=HTMLResponse)
+    async def rank(request: Request) -> Response:
+        form = await request.form()
+        csrf, token = str(form.get("csrf", "")), str(form.get("token", ""))
+        voter, err = check_post(request, csrf)
+        if err is not None:
+            return err
+        assert voter is not None
+        battle_id = state.signer.battle_from_token(token, voter)
+        if battle_id is None:
+            return state.error(403, "This battle token is not valid for you (or it expired).")
+        k = config.k
+        places: dict[int, list[int]] = {}
+        for slot in range(k):
+            raw = str(form.get(f"place_{slot}", ""))
+            if not raw.isdigit() or not 1 <= int(raw) <= k:
+                return state.error(400, f"Give response {SLOT_LABELS[slot]} a place from 1 to {k}.")
+            places.setdefault(int(raw), []).append(slot)
+        order = [places[p] for p in sorted(places)]
+        try:
+            battle = await run_in_threadpool(state.store.record_ranking, battle_id, voter, order)
+        except BattleUsed as exc:
+            return state.error(409, str(exc).capitalize() + ".")
+        return reveal(battle, order=order)
+
+    def reveal(battle: Battle, *, choice: str | None = None,
+               order: list[list[int]] | None = None) -> Response:
+        named = [{"label": SLOT_LABELS[i], "model": m} for i, m in enumerate(battle.models)]
+        groups = None
+        if order is not None:
+            groups = [", ".join(f"{SLOT_LABELS[i]} ({battle.models[i]})" for i in g)
+                      for g in order]
+        return state.page("reveal.html", named=named, choice=choice, groups=groups)
+
+    @app.post("/skip")
+    def skip(request: Request, token: str = Form(""), csrf: str = Form("")) -> Response:
+        voter, err = check_post(request, csrf)
+        if err is not None:
+            return err
+        assert voter is not None
+        found = resolve(voter, token)
+        if isinstance(found, Response):
+            return found
+        try:
+            state.store.skip(found.id, voter)
+        except BattleUsed as exc:
+            return state.error(409, str(exc).capitalize() + ".")
+        return RedirectResponse("/", status_code=303)
+
+    @app.get("/img/{token}/{slot}")
+    def image(request: Request, token: str, slot: int) -> Response:
+        voter = state.signer.voter_from_cookie(request.cookies.get(VOTER_COOKIE))
+        found = resolve(voter or "", token) if voter else state.error(403, "No voter.")
+        if isinstance(found, Response):
+            return found
+        if not 0 <= slot < len(found.models):
+            return state.error(404, "No such image.")
+        row = state.store.responses_for(found.prompt_id, [found.models[slot]])
+        path_s = next(iter(row.values()), {}).get("image")
+        if not path_s or _is_url(str(path_s)):
+            return state.error(404, "No such image.")
+        path = Path(str(path_s)).resolve()
+        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file() or not any(
+                path.is_relative_to(root) for root in state.roots):
+            return state.error(404, "Image not available (outside the image roots?).")
+        media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return FileResponse(path, media_type=media,
+                            headers={"cache-control": "private, max-age=3600",
+                                     "content-disposition": "inline"})
+
+    @app.get("/leaderboard", response_class=HTMLResponse)
+    def leaderboard() -> Response:
+        board = state.arena.full_board()
+        rows = []
+        for rank_i, i in enumerate(board.order(), start=1):
+            rows.append({"rank": rank_i, "model": board.models[i],
+                         "rating": f"{board.rating[i]:.0f}",
+                         "ci": f"{board.ci[i, 0]:.0f} – {board.ci[i, 1]:.0f}",
+                         "ranks": f"{board.rank_lb[i]}–{board.rank_ub[i]}",
+                         "games": f"{board.games[i]:.0f}"})
+        counts = state.store.counts()
+        return state.page("leaderboard.html", rows=rows, counts=counts,
+                          rounds=board.n_rounds)
+
+    @app.get("/leaderboard.json")
+    def leaderboard_json() -> Response:
+        board = state.arena.full_board()
+        return JSONResponse({"models": [
+            {"model": board.models[i], "rating": float(board.rating[i]),
+             "ci": [float(board.ci[i, 0]), float(board.ci[i, 1])],
+             "rank_interval": [int(board.rank_lb[i]), int(board.rank_ub[i])],
+             "games": float(board.games[i])} for i in board.order()],
+            "bootstrap_rounds": board.n_rounds})
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return JSONResponse({"ok": True})
+
+    add_admin_routes(app, state.store, config)
+    app.add_middleware(SecurityHeaders, csp=content_security_policy(config.image_hosts),
+                       hsts=config.hsts)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn workers: the config comes from ``PREFLAB_ARENA_CONFIG_JSON``."""
+    return create_app(ArenaConfig.from_env())

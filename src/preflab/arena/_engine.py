@@ -1,0 +1,176 @@
+"""The arena's logic between HTTP and the database: content catalog, live board, next battle.
+
+Each worker process keeps a catalog of the loaded content (refreshed when the content version
+in the database changes) and a live board refitted from the pair counts at most every
+``refit_interval`` seconds, warm-started from the previous fit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from preflab.arena._config import ArenaConfig
+from preflab.arena._matchmaking import choose_models
+from preflab.arena._rating import Board, PairCounts, fit_board
+from preflab.arena._store import Battle, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """Which models answered which prompts."""
+
+    version: str
+    models: tuple[str, ...]
+    prompts: dict[str, frozenset[int]]  # prompt_id -> model indices
+    together: NDArray[np.int64]  # (m, m) number of prompts both models answered
+
+    @classmethod
+    def build(cls, rows: list[tuple[int, str, str]], version: str) -> Catalog:
+        models = tuple(sorted({m for _, _, m in rows}))
+        index = {m: i for i, m in enumerate(models)}
+        prompts: dict[str, set[int]] = {}
+        for _, p, m in rows:
+            prompts.setdefault(p, set()).add(index[m])
+        together = np.zeros((len(models), len(models)), dtype=np.int64)
+        for ms in prompts.values():
+            ids = np.fromiter(ms, dtype=np.int64)
+            together[np.ix_(ids, ids)] += 1
+        np.fill_diagonal(together, 0)
+        return cls(version, models, {p: frozenset(s) for p, s in prompts.items()}, together)
+
+
+class Arena:
+    """Shared state of one worker: store, catalog, boards and the random generator."""
+
+    def __init__(self, config: ArenaConfig, store: Store | None = None) -> None:
+        self.config = config
+        self.store = store or Store(config.db, sqlite_synchronous=config.sqlite_synchronous)
+        self._lock = threading.Lock()
+        self._rng = np.random.default_rng()
+        self._catalog: Catalog | None = None
+        self._catalog_checked = 0.0
+        self._fast: Board | None = None
+        self._fast_at = 0.0
+        self._games: tuple[str, NDArray[np.float64]] = ("", np.zeros((0, 0)))
+        self._full: Board | None = None
+        self._full_key: tuple[object, ...] = ()
+        self._full_at = 0.0
+
+    # ---- content ----------------------------------------------------------------------
+    def catalog(self) -> Catalog:
+        now = time.monotonic()
+        with self._lock:
+            if self._catalog is not None and now - self._catalog_checked < 2.0:
+                return self._catalog
+        version = self.store.content_version()
+        with self._lock:
+            self._catalog_checked = now
+            if self._catalog is not None and self._catalog.version == version:
+                return self._catalog
+        cat = Catalog.build(self.store.catalog(), version)
+        with self._lock:
+            self._catalog = cat
+        return cat
+
+    # ---- ratings ----------------------------------------------------------------------
+    def fast_board(self) -> Board:
+        """Point estimates and standard errors (no bootstrap) for matchmaking."""
+        now = time.monotonic()
+        with self._lock:
+            board = self._fast
+            if board is not None and now - self._fast_at < self.config.refit_interval:
+                return board
+            self._fast_at = now  # one refit at a time; others use the previous board
+        rows = self.store.pair_stats()
+        cat = self.catalog()
+        counts = PairCounts.from_rows(rows, cat.models)
+        new = fit_board(counts, init=_align(board, counts.models), n_rounds=0)
+        games = _games_matrix(rows, {name: i for i, name in enumerate(cat.models)})
+        with self._lock:
+            self._fast, self._games = new, (cat.version, games)
+        return new
+
+    def full_board(self) -> Board:
+        """The leaderboard with bootstrap intervals; refitted when the counts changed."""
+        rows = self.store.pair_stats()
+        key = (tuple(rows), self.catalog().version)
+        now = time.monotonic()
+        with self._lock:
+            if self._full is not None and (key == self._full_key or now - self._full_at < 5.0):
+                return self._full
+        counts = PairCounts.from_rows(rows, self.catalog().models)
+        new = fit_board(counts, init=_align(self._fast, counts.models),
+                        n_rounds=self.config.bootstrap_rounds, rng=0)
+        with self._lock:
+            self._full, self._full_key, self._full_at = new, key, now
+        return new
+
+    # ---- matchmaking -----------------------------------------------------------------
+    def next_battle(self, voter: str) -> Battle | None:
+        """Create the voter's next battle (``None``: nothing left to show this voter)."""
+        cat = self.catalog()
+        m = len(cat.models)
+        k = self.config.k
+        if m < k:
+            return None
+        index = {name: i for i, name in enumerate(cat.models)}
+        seen_sets: set[tuple[str, frozenset[int]]] = set()
+        seen_pairs = np.zeros((m, m), dtype=np.int64)
+        for prompt_id, models in self.store.seen_by(voter):
+            ids = [index[x] for x in models if x in index]
+            seen_sets.add((prompt_id, frozenset(ids)))
+            if len(ids) == 2:
+                seen_pairs[ids[0], ids[1]] += 1
+                seen_pairs[ids[1], ids[0]] += 1
+        available = cat.together > seen_pairs
+        board = self.fast_board()
+        bi = {name: i for i, name in enumerate(board.models)}
+        sel = np.array([bi.get(name, -1) for name in cat.models])
+        scores = np.where(sel >= 0, board.scores[sel], 0.0)
+        se = np.where(sel >= 0, board.se[sel], 10.0)
+        version, games_m = self._games
+        games = games_m if version == cat.version and games_m.shape == (m, m) else None
+        for _attempt in range(8):
+            with self._lock:
+                rng = np.random.default_rng(self._rng.integers(2**63))
+            chosen = choose_models(
+                available, k=k, mode=self.config.matchmaking, scores=scores, se=se, games=games,
+                together=cat.together > 0, explore=self.config.explore, rng=rng)
+            if chosen is None:
+                return None
+            need = set(chosen)
+            prompts = [p for p, ms in cat.prompts.items() if need <= ms]
+            fresh = [p for p in prompts if (p, frozenset(chosen)) not in seen_sets]
+            if fresh:
+                prompt_id = fresh[int(rng.integers(len(fresh)))]
+                return self.store.create_battle(voter, prompt_id, [cat.models[i] for i in chosen])
+            for a in chosen:  # every prompt of this set was seen: rule its pairs out
+                for b in chosen:
+                    if a != b and k == 2:
+                        available[a, b] = False
+        return None
+
+
+def _align(board: Board | None, models: tuple[str, ...]) -> NDArray[np.float64] | None:
+    if board is None:
+        return None
+    pos = {name: i for i, name in enumerate(board.models)}
+    return np.array([board.scores[pos[m]] if m in pos else 0.0 for m in models])
+
+
+def _games_matrix(rows: list[tuple[str, str, int, int, int, int]],
+                  index: dict[str, int]) -> NDArray[np.float64]:
+    g = np.zeros((len(index), len(index)))
+    for a, b, *counts in rows:
+        if a in index and b in index:
+            n = float(sum(counts))
+            g[index[a], index[b]] = g[index[b], index[a]] = n
+    return g

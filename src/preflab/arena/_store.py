@@ -1,0 +1,379 @@
+"""The arena's database: SQLAlchemy Core over SQLite (default) or PostgreSQL (by URL).
+
+Tables
+------
+``responses``  the content, keyed by ``(prompt_id, model)`` (the responses table of DESIGN.md).
+``battles``    one row per battle shown to a voter: the models in display order, never sent
+               to the page before the vote; ``status`` goes ``open`` -> ``voted``/``skipped``
+               exactly once (single-use tokens rest on that conditional update).
+``votes``      pairwise verdicts (the comparisons table), one per battle.
+``rankings``   K-wise orderings (the rankings table), one per battle.
+``pair_stats`` sufficient statistics for Bradley-Terry, maintained in the same transaction
+               as each vote: per unordered pair ``(a < b)`` the counts of a-wins, b-wins,
+               ties and both-bad ties.  The live leaderboard refits from these few rows.
+``meta``       key/value: the signing secret shared by all workers, content version.
+
+Durability: a vote is acknowledged only after its transaction commits.  SQLite runs in WAL
+mode with ``synchronous=FULL`` so each commit is fsynced to the WAL before the commit returns:
+it survives ``kill -9`` of the server (the WAL is in the OS page cache either way) *and* a
+power loss or OS crash (which ``synchronous=NORMAL`` in WAL mode would not: NORMAL only syncs
+at checkpoints, so the last transactions can roll back after a power cut).  Write transactions
+start with ``BEGIN IMMEDIATE`` so concurrent workers queue on ``busy_timeout`` instead of
+failing with "database is locked" on a read-to-write upgrade.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from preflab._errors import DataError, PreflabError
+
+metadata = sa.MetaData()
+
+meta_t = sa.Table(
+    "arena_meta", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+responses_t = sa.Table(
+    "arena_responses", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("prompt_id", sa.String(200), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("text", sa.Text),
+    sa.Column("prompt", sa.Text),
+    sa.Column("image", sa.Text),
+    sa.Column("category", sa.String(200)),
+    sa.UniqueConstraint("prompt_id", "model", name="uq_arena_responses_prompt_model"),
+)
+battles_t = sa.Table(
+    "arena_battles", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("voter", sa.String(64), nullable=False, index=True),
+    sa.Column("prompt_id", sa.String(200), nullable=False),
+    sa.Column("models", sa.Text, nullable=False),  # JSON list, display order
+    sa.Column("status", sa.String(8), nullable=False, default="open"),
+    sa.Column("created", sa.Float, nullable=False),
+)
+votes_t = sa.Table(
+    "arena_votes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("battle_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("voter", sa.String(64), nullable=False),
+    sa.Column("prompt_id", sa.String(200), nullable=False),
+    sa.Column("model_a", sa.String(200), nullable=False),
+    sa.Column("model_b", sa.String(200), nullable=False),
+    sa.Column("winner", sa.String(16), nullable=False),
+    sa.Column("tstamp", sa.Float, nullable=False),
+)
+rankings_t = sa.Table(
+    "arena_rankings", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("battle_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("voter", sa.String(64), nullable=False),
+    sa.Column("prompt_id", sa.String(200), nullable=False),
+    sa.Column("models", sa.Text, nullable=False),  # JSON list of groups, best first
+    sa.Column("tstamp", sa.Float, nullable=False),
+)
+pair_stats_t = sa.Table(
+    "arena_pair_stats", metadata,
+    sa.Column("model_a", sa.String(200), primary_key=True),
+    sa.Column("model_b", sa.String(200), primary_key=True),
+    sa.Column("a_wins", sa.Integer, nullable=False, default=0),
+    sa.Column("b_wins", sa.Integer, nullable=False, default=0),
+    sa.Column("ties", sa.Integer, nullable=False, default=0),
+    sa.Column("bothbad", sa.Integer, nullable=False, default=0),
+)
+
+OUTCOMES = ("a_wins", "b_wins", "ties", "bothbad")
+
+
+class BattleUsed(PreflabError):
+    """The battle was already voted on or skipped (or never existed for this voter)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Battle:
+    """A battle as stored: its id, voter, prompt and models in display order."""
+
+    id: str
+    voter: str
+    prompt_id: str
+    models: tuple[str, ...]
+    status: str
+    created: float
+
+
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 8) -> Engine:
+    """An engine for ``url`` with the arena's durability settings (see the module docstring)."""
+    if url.startswith("sqlite"):
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            raise PreflabError(
+                "an in-memory SQLite database cannot be shared by workers or survive a restart.\n"
+                "Use a file: --db sqlite:///arena.sqlite"
+            )
+        engine = sa.create_engine(
+            url, connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=pool_size, max_overflow=pool_size,
+        )
+        sync = sqlite_synchronous.upper()
+        if sync not in ("FULL", "NORMAL", "EXTRA"):
+            raise PreflabError(f"sqlite_synchronous must be FULL, NORMAL or EXTRA, not {sync!r}")
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA synchronous={sync}")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            mode = "IMMEDIATE" if conn.get_execution_options().get("write") else "DEFERRED"
+            conn.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+class Store:
+    """All database access of the arena.  Thread-safe (one connection per call)."""
+
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL") -> None:
+        self.url = url
+        self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
+        self.dialect = self.engine.dialect.name
+        metadata.create_all(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction; committed (and on SQLite fsynced) when the block exits."""
+        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+            return pg_insert(table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        return sqlite_insert(table)
+
+    # ---- meta -------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self.read() as c:
+            return c.execute(sa.select(meta_t.c.value).where(meta_t.c.key == key)).scalar()
+
+    def set_meta(self, key: str, value: str, conn: Connection | None = None) -> None:
+        stmt = self._insert(meta_t).values(key=key, value=value)
+        stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value})
+        if conn is not None:
+            conn.execute(stmt)
+            return
+        with self.write() as c:
+            c.execute(stmt)
+
+    def shared_secret(self) -> str:
+        """The signing secret shared by every worker: created once, kept in ``arena_meta``."""
+        with self.write() as c:
+            stmt = self._insert(meta_t).values(key="secret", value=secrets.token_hex(32))
+            c.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+            value = c.execute(sa.select(meta_t.c.value).where(meta_t.c.key == "secret")).scalar()
+        assert value is not None
+        return str(value)
+
+    # ---- content ----------------------------------------------------------------------
+    def load_responses(self, rows: Sequence[dict[str, Any]], *, replace: bool = False,
+                       source: str = "responses") -> int:
+        """Insert response rows (already validated); ``replace`` clears the old content first.
+
+        A ``(prompt_id, model)`` already in the database is an error unless ``replace``.
+        """
+        with self.write() as c:
+            if replace:
+                c.execute(responses_t.delete())
+            else:
+                existing = set(c.execute(sa.select(responses_t.c.prompt_id, responses_t.c.model)))
+                for i, r in enumerate(rows):
+                    if (r["prompt_id"], r["model"]) in existing:
+                        raise DataError(
+                            f"response ({r['prompt_id']!r}, {r['model']!r}) is already loaded",
+                            path=source, row=i, field="prompt_id",
+                            fix="Load with --replace to swap the arena's content.",
+                        )
+            if rows:
+                c.execute(responses_t.insert(), list(rows))
+            self.set_meta("content_version", secrets.token_hex(8), conn=c)
+        return len(rows)
+
+    def content_version(self) -> str:
+        return self.get_meta("content_version") or ""
+
+    def catalog(self) -> list[tuple[int, str, str]]:
+        """``(response id, prompt_id, model)`` for every loaded response."""
+        with self.read() as c:
+            q = sa.select(responses_t.c.id, responses_t.c.prompt_id, responses_t.c.model)
+            return [(int(r[0]), str(r[1]), str(r[2])) for r in c.execute(q)]
+
+    def responses_for(self, prompt_id: str, models: Sequence[str]) -> dict[str, dict[str, Any]]:
+        with self.read() as c:
+            q = sa.select(responses_t).where(
+                responses_t.c.prompt_id == prompt_id, responses_t.c.model.in_(list(models)))
+            return {r.model: dict(r._mapping) for r in c.execute(q)}
+
+    # ---- battles ----------------------------------------------------------------------
+    def create_battle(self, voter: str, prompt_id: str, models: Sequence[str]) -> Battle:
+        b = Battle(secrets.token_hex(16), voter, prompt_id, tuple(models), "open", time.time())
+        with self.write() as c:
+            c.execute(battles_t.insert().values(
+                id=b.id, voter=voter, prompt_id=prompt_id, models=json.dumps(list(models)),
+                status="open", created=b.created))
+        return b
+
+    def get_battle(self, battle_id: str) -> Battle | None:
+        with self.read() as c:
+            r = c.execute(sa.select(battles_t).where(battles_t.c.id == battle_id)).first()
+        if r is None:
+            return None
+        return Battle(r.id, r.voter, r.prompt_id, tuple(json.loads(r.models)), r.status, r.created)
+
+    def open_battle(self, voter: str, newer_than: float) -> Battle | None:
+        """The voter's latest battle still open (shown again on reload instead of a new one)."""
+        with self.read() as c:
+            r = c.execute(
+                sa.select(battles_t)
+                .where(battles_t.c.voter == voter, battles_t.c.status == "open",
+                       battles_t.c.created > newer_than)
+                .order_by(battles_t.c.created.desc()).limit(1)).first()
+        if r is None:
+            return None
+        return Battle(r.id, r.voter, r.prompt_id, tuple(json.loads(r.models)), r.status, r.created)
+
+    def seen_by(self, voter: str) -> list[tuple[str, tuple[str, ...]]]:
+        """``(prompt_id, models)`` of every battle this voter was shown."""
+        with self.read() as c:
+            q = sa.select(battles_t.c.prompt_id, battles_t.c.models).where(
+                battles_t.c.voter == voter)
+            return [(str(p), tuple(json.loads(m))) for p, m in c.execute(q)]
+
+    def _close(self, c: Connection, battle_id: str, voter: str, status: str) -> Battle:
+        res = c.execute(
+            battles_t.update()
+            .where(battles_t.c.id == battle_id, battles_t.c.voter == voter,
+                   battles_t.c.status == "open")
+            .values(status=status))
+        if res.rowcount != 1:
+            raise BattleUsed("this battle was already voted on, skipped, or is not yours")
+        r = c.execute(sa.select(battles_t).where(battles_t.c.id == battle_id)).one()
+        return Battle(r.id, r.voter, r.prompt_id, tuple(json.loads(r.models)), status, r.created)
+
+    def skip(self, battle_id: str, voter: str) -> None:
+        with self.write() as c:
+            self._close(c, battle_id, voter, "skipped")
+
+    def _bump(self, c: Connection, a: str, b: str, outcome: str) -> None:
+        """Add one outcome for the ordered pair (a, b) to the unordered pair's counts."""
+        if a > b:
+            a, b = b, a
+            outcome = {"a_wins": "b_wins", "b_wins": "a_wins"}.get(outcome, outcome)
+        values = {k: int(k == outcome) for k in OUTCOMES}
+        stmt = self._insert(pair_stats_t).values(model_a=a, model_b=b, **values)
+        col = pair_stats_t.c[outcome]
+        c.execute(stmt.on_conflict_do_update(
+            index_elements=["model_a", "model_b"], set_={outcome: col + 1}))
+
+    def record_vote(self, battle_id: str, voter: str, winner: str) -> Battle:
+        """Close the battle and store a pairwise verdict in one transaction (committed on return).
+
+        ``winner`` is ``model_a`` (left), ``model_b`` (right), ``tie`` or ``tie_bothbad``.
+        Raises :class:`BattleUsed` on a second vote: the conditional update admits only one.
+        """
+        with self.write() as c:
+            b = self._close(c, battle_id, voter, "voted")
+            if len(b.models) != 2:
+                raise BattleUsed("this battle asks for an ordering, not a pairwise vote")
+            ma, mb = b.models
+            c.execute(votes_t.insert().values(
+                battle_id=battle_id, voter=voter, prompt_id=b.prompt_id, model_a=ma,
+                model_b=mb, winner=winner, tstamp=time.time()))
+            outcome = {"model_a": "a_wins", "model_b": "b_wins", "tie": "ties",
+                       "tie_bothbad": "bothbad"}[winner]
+            self._bump(c, ma, mb, outcome)
+        return b
+
+    def record_ranking(self, battle_id: str, voter: str, order: Sequence[Sequence[int]]) -> Battle:
+        """Store a K-wise ordering (groups of display slots, best first) in one transaction.
+
+        The pair counts get every implied pairwise outcome (full rank breaking): a model in an
+        earlier group beats each model in a later one; models in one group tie.
+        """
+        with self.write() as c:
+            b = self._close(c, battle_id, voter, "voted")
+            slots = sorted(i for g in order for i in g)
+            if slots != list(range(len(b.models))) or len(b.models) < 3:
+                raise BattleUsed("the ordering must place every response of the battle once")
+            groups = [[b.models[i] for i in g] for g in order]
+            c.execute(rankings_t.insert().values(
+                battle_id=battle_id, voter=voter, prompt_id=b.prompt_id,
+                models=json.dumps(groups), tstamp=time.time()))
+            for gi, g in enumerate(groups):
+                for x_i, x in enumerate(g):
+                    for y in g[x_i + 1:]:
+                        self._bump(c, x, y, "ties")
+                    for later in groups[gi + 1:]:
+                        for y in later:
+                            self._bump(c, x, y, "a_wins")
+        return b
+
+    # ---- statistics and export -------------------------------------------------------
+    def pair_stats(self) -> list[tuple[str, str, int, int, int, int]]:
+        with self.read() as c:
+            q = sa.select(pair_stats_t.c.model_a, pair_stats_t.c.model_b,
+                          *[pair_stats_t.c[k] for k in OUTCOMES])
+            return [(str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]))
+                    for r in c.execute(q)]
+
+    def votes(self) -> list[dict[str, Any]]:
+        with self.read() as c:
+            return [dict(r._mapping) for r in c.execute(sa.select(votes_t).order_by(votes_t.c.id))]
+
+    def rankings(self) -> list[dict[str, Any]]:
+        with self.read() as c:
+            q = sa.select(rankings_t).order_by(rankings_t.c.id)
+            return [dict(r._mapping) for r in c.execute(q)]
+
+    def counts(self) -> dict[str, int]:
+        with self.read() as c:
+            return {name: int(c.execute(sa.select(sa.func.count()).select_from(t)).scalar() or 0)
+                    for name, t in (("responses", responses_t), ("battles", battles_t),
+                                    ("votes", votes_t), ("rankings", rankings_t))}
+
+    def reset(self, *, content: bool = False) -> None:
+        """Delete votes, rankings, battles and counts (and the content with ``content=True``)."""
+        with self.write() as c:
+            for t in (votes_t, rankings_t, battles_t, pair_stats_t):
+                c.execute(t.delete())
+            if content:
+                c.execute(responses_t.delete())
+                self.set_meta("content_version", secrets.token_hex(8), conn=c)
