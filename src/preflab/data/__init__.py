@@ -1,10 +1,25 @@
 """Schema, readers/writers, adapters and validation for the comparisons, scores, rankings and
-responses tables."""
+responses tables.
+
+Reading: :func:`read_comparisons` (``(table, rejects)``) and :func:`read_input` (also the
+responses table, the format used and the counts) run an adapter and validation; files larger
+than memory are aggregated through DuckDB with :func:`comparisons_relation` / :func:`scan_sql`.
+"""
 
 from __future__ import annotations
 
-from preflab.data._io import file_format, read_table, write_table
-from preflab.data._read import read_comparisons
+from preflab.data._adapters_base import AdapterOptions, parse_winner_map
+from preflab.data._adapters_pairs import split_dialogue
+from preflab.data._convert import (
+    comparisons_to_rankings,
+    rankings_to_comparisons,
+    scores_to_comparisons,
+    swap_sides,
+)
+from preflab.data._detect import FORMATS, detect_format
+from preflab.data._io import comparisons_relation, file_format, read_table, scan_sql, write_table
+from preflab.data._markdown import char_lengths, markdown_counts
+from preflab.data._read import ReadResult, adapt_table, read_comparisons, read_input
 from preflab.data._schema import (
     COMPARISONS_REQUIRED,
     STYLE_FEATURES,
@@ -13,16 +28,34 @@ from preflab.data._schema import (
     schema_for,
     style_columns,
 )
+from preflab.data._validate import REJECTS_SCHEMA
 
 __all__ = [
     "COMPARISONS_REQUIRED",
+    "FORMATS",
+    "REJECTS_SCHEMA",
     "STYLE_FEATURES",
     "WINNERS",
+    "AdapterOptions",
+    "ReadResult",
+    "adapt_table",
+    "char_lengths",
+    "comparisons_relation",
+    "comparisons_to_rankings",
     "conform",
+    "detect_format",
     "file_format",
+    "markdown_counts",
+    "parse_winner_map",
+    "rankings_to_comparisons",
     "read_comparisons",
+    "read_input",
     "read_table",
+    "scan_sql",
     "schema_for",
+    "scores_to_comparisons",
+    "split_dialogue",
     "style_columns",
+    "swap_sides",
     "write_table",
 ]

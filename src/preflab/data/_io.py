@@ -1,13 +1,17 @@
 """Reading and writing tables: Parquet, CSV, JSON (array or records) and JSONL.
 
-Reads go through pyarrow (Parquet, CSV, JSONL) or DuckDB (JSON arrays), so files larger than
-memory can also be queried lazily with :func:`duckdb_source` without materialising them.
+Whole-table reads go through pyarrow. Files larger than memory are read lazily through DuckDB:
+:func:`scan_sql` gives the SQL table expression for any supported file and
+:func:`comparisons_relation` a DuckDB relation over a native comparisons file, so that counts
+(e.g. per ``(model_a, model_b, winner)``) can be aggregated by streaming, without materialising
+the rows.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -15,6 +19,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from preflab._errors import DataError
+from preflab.data._schema import COMPARISON_FIELDS, COMPARISONS_REQUIRED, style_columns
 
 FORMATS = ("parquet", "csv", "jsonl", "json")
 
@@ -49,7 +54,7 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pa.Table:
         if fmt == "parquet":
             return pq.read_table(p, columns=columns)
         if fmt == "csv":
-            delim = "\t" if str(p).lower().rstrip(".gz").endswith(".tsv") else ","
+            delim = "\t" if str(p).lower().removesuffix(".gz").endswith(".tsv") else ","
             table = pacsv.read_csv(
                 p,
                 parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=True),
@@ -103,16 +108,22 @@ def _read_json(p: Path) -> pa.Table:
 
 
 def _records_to_table(rows: list[object]) -> pa.Table:
+    records: list[dict[str, object]] = []
+    for i, r in enumerate(rows):
+        if not isinstance(r, dict):
+            raise DataError(f"expected a JSON object, got {type(r).__name__}", row=i,
+                            fix="Write one object per record.")
+        records.append(r)
     try:
-        return pa.Table.from_pylist(rows)  # type: ignore[arg-type]
+        return pa.Table.from_pylist(records)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         # Heterogeneous values: keep everything as text rather than dropping anything.
         keys: dict[str, None] = {}
-        for r in rows:
-            keys.update(dict.fromkeys(r))  # type: ignore[call-overload]
+        for r in records:
+            keys.update(dict.fromkeys(r))
         cols = {
-            k: [None if r.get(k) is None else (r[k] if isinstance(r[k], str) else json.dumps(r[k]))  # type: ignore[attr-defined]
-                for r in rows]
+            k: [None if r.get(k) is None else (v if isinstance(v := r[k], str) else json.dumps(v))
+                for r in records]
             for k in keys
         }
         return pa.table(cols)
@@ -143,3 +154,74 @@ def write_table(table: pa.Table, path: str | Path) -> None:
             else:
                 for r in rows:
                     fh.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def scan_sql(path: str | Path) -> str:
+    """DuckDB table expression that streams ``path`` (Parquet, CSV/TSV, JSON or JSONL).
+
+    Use it in any DuckDB query, e.g.
+    ``duckdb.sql(f"SELECT model_a, count(*) FROM {scan_sql(p)} GROUP BY 1")``; DuckDB reads the
+    file in chunks, so the file may be larger than memory.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise DataError("file not found", path=str(path), fix="Check the path.")
+    fmt = file_format(p)
+    quoted = _sql_string(str(p))
+    if fmt == "parquet":
+        return f"read_parquet({quoted})"
+    if fmt == "csv":
+        delim = "\\t" if str(p).lower().removesuffix(".gz").endswith(".tsv") else ","
+        return f"read_csv({quoted}, delim='{delim}', header=true)"
+    if fmt == "jsonl":
+        return f"read_json({quoted}, format='newline_delimited')"
+    return f"read_json({quoted}, format='array')"
+
+
+def comparisons_relation(path: str | Path, connection: Any = None) -> Any:
+    """A lazy DuckDB relation over a *native* comparisons file (any size that fits on disk).
+
+    The relation has the schema columns present in the file (``prompt_id`` may be absent and is
+    then generated as ``row:<n>``), with ``winner``'s Chatbot Arena spelling ``tie (bothbad)``
+    mapped to ``tie_bothbad``. Nothing is read until the relation is executed, so aggregating
+    counts, e.g. ``rel.aggregate("model_a, model_b, winner, count(*) AS n")``, streams the file.
+
+    This path does **not** run adapters or row validation (use :func:`preflab.data.read_comparisons`
+    or ``preflab validate`` for that); it checks only that the required columns exist.
+
+    Parameters
+    ----------
+    path:
+        A Parquet, CSV/TSV, JSON or JSONL file with at least ``model_a, model_b, winner``.
+    connection:
+        A ``duckdb.DuckDBPyConnection``; a new in-memory one when ``None``.
+    """
+    import duckdb
+
+    con = connection if connection is not None else duckdb.connect()
+    source = scan_sql(path)
+    columns = [d[0] for d in con.sql(f"SELECT * FROM {source} LIMIT 0").description]
+    missing = [c for c in COMPARISONS_REQUIRED if c not in columns and c != "prompt_id"]
+    if missing:
+        raise DataError(
+            f"missing column '{missing[0]}' (the file has {', '.join(columns)})",
+            path=str(path), field=missing[0],
+            fix="Convert it first: preflab convert FILE --from FORMAT -o comparisons.parquet.",
+        )
+    known = {f.name: f for f in COMPARISON_FIELDS}
+    select = []
+    for name, field in known.items():
+        if name == "prompt_id" and name not in columns:
+            select.append("'row:' || CAST(row_number() OVER () - 1 AS VARCHAR) AS prompt_id")
+        elif name == "winner":
+            select.append("CASE WHEN winner = 'tie (bothbad)' THEN 'tie_bothbad' "
+                          "ELSE CAST(winner AS VARCHAR) END AS winner")
+        elif name in columns:
+            sql_type = {"string": "VARCHAR", "double": "DOUBLE", "int64": "BIGINT"}[str(field.type)]
+            select.append(f'CAST("{name}" AS {sql_type}) AS "{name}"')
+    select += [f'CAST("{c}" AS DOUBLE) AS "{c}"' for c in style_columns(columns)]
+    return con.sql(f"SELECT {', '.join(select)} FROM {source}")
