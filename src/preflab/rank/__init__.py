@@ -9,10 +9,13 @@ from preflab.rank._davidson import davidson_mle
 from preflab.rank._elo import online_elo
 from preflab.rank._fit import fit_bradley_terry
 from preflab.rank._graph import check_identifiable
+from preflab.rank._leaderboard import Leaderboard, leaderboard
 from preflab.rank._ratings import SCALES, Ratings, elo_factor, rank_bounds, to_scale
 
 __all__ = [
     "SCALES",
+    "Leaderboard",
+    "leaderboard",
     "TIES",
     "PairCounts",
     "PairStats",
