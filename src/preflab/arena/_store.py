@@ -292,16 +292,24 @@ class Store:
         with self.write() as c:
             self._close(c, battle_id, voter, "skipped")
 
-    def _bump(self, c: Connection, a: str, b: str, outcome: str) -> None:
-        """Add one outcome for the ordered pair (a, b) to the unordered pair's counts."""
-        if a > b:
-            a, b = b, a
-            outcome = {"a_wins": "b_wins", "b_wins": "a_wins"}.get(outcome, outcome)
-        values = {k: int(k == outcome) for k in OUTCOMES}
-        stmt = self._insert(pair_stats_t).values(model_a=a, model_b=b, **values)
-        col = pair_stats_t.c[outcome]
-        c.execute(stmt.on_conflict_do_update(
-            index_elements=["model_a", "model_b"], set_={outcome: col + 1}))
+    def _bump(self, c: Connection, bumps: list[tuple[str, str, str]]) -> None:
+        """Add outcomes ``(first, second, outcome)`` to the unordered pairs' counts.
+
+        Rows are updated in sorted key order so concurrent transactions on PostgreSQL take
+        their row locks in the same order (no deadlocks).
+        """
+        cells: dict[tuple[str, str], dict[str, int]] = {}
+        for a, b, outcome in bumps:
+            if a > b:
+                a, b = b, a
+                outcome = {"a_wins": "b_wins", "b_wins": "a_wins"}.get(outcome, outcome)
+            cell = cells.setdefault((a, b), dict.fromkeys(OUTCOMES, 0))
+            cell[outcome] += 1
+        for (a, b), values in sorted(cells.items()):
+            stmt = self._insert(pair_stats_t).values(model_a=a, model_b=b, **values)
+            c.execute(stmt.on_conflict_do_update(
+                index_elements=["model_a", "model_b"],
+                set_={k: pair_stats_t.c[k] + v for k, v in values.items() if v}))
 
     def record_vote(self, battle_id: str, voter: str, winner: str) -> Battle:
         """Close the battle and store a pairwise verdict in one transaction (committed on return).
@@ -319,7 +327,7 @@ class Store:
                 model_b=mb, winner=winner, tstamp=time.time()))
             outcome = {"model_a": "a_wins", "model_b": "b_wins", "tie": "ties",
                        "tie_bothbad": "bothbad"}[winner]
-            self._bump(c, ma, mb, outcome)
+            self._bump(c, [(ma, mb, outcome)])
         return b
 
     def record_ranking(self, battle_id: str, voter: str, order: Sequence[Sequence[int]]) -> Battle:
@@ -337,13 +345,12 @@ class Store:
             c.execute(rankings_t.insert().values(
                 battle_id=battle_id, voter=voter, prompt_id=b.prompt_id,
                 models=json.dumps(groups), tstamp=time.time()))
+            bumps: list[tuple[str, str, str]] = []
             for gi, g in enumerate(groups):
                 for x_i, x in enumerate(g):
-                    for y in g[x_i + 1:]:
-                        self._bump(c, x, y, "ties")
-                    for later in groups[gi + 1:]:
-                        for y in later:
-                            self._bump(c, x, y, "a_wins")
+                    bumps += [(x, y, "ties") for y in g[x_i + 1:]]
+                    bumps += [(x, y, "a_wins") for later in groups[gi + 1:] for y in later]
+            self._bump(c, bumps)
         return b
 
     # ---- statistics and export -------------------------------------------------------
