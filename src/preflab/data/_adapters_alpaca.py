@@ -156,11 +156,11 @@ def _responses(raw: pa.Table, prompt_id: pa.Array) -> pa.Table | None:
     for gen, out in (("generator_1", "output_1"), ("generator_2", "output_2")):
         if out in names:
             parts.append(pa.table({
+                ROW: pa.array(np.arange(raw.num_rows, dtype=np.int64)),
                 "prompt_id": prompt_id, "model": to_array(as_string(raw.column(gen))),
                 "text": to_array(raw.column(out)).cast(pa.string()), "prompt": prompt,
             }))
-    both = pa.concat_tables(parts)
-    return dedupe_responses(both)
+    return pa.concat_tables(parts)
 
 
 def dedupe_responses(table: pa.Table) -> pa.Table:

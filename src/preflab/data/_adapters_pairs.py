@@ -128,11 +128,11 @@ def pairs(raw: pa.Table, path: str, opts: AdapterOptions) -> Candidate:
     missing = np.array([c is None or r is None for c, r in zip(out_c, out_r, strict=True)],
                        dtype=bool)
     which = pa.array(["chosen" if c is None else "rejected" for c in out_c], pa.string())
+    prompt_text = pa.array(prompts, pa.string())
     responses = pa.concat_tables([
-        pa.table({"prompt_id": pid, "model": ma, "text": pa.array(out_c, pa.string()),
-                  "prompt": pa.array(prompts, pa.string())}),
-        pa.table({"prompt_id": pid, "model": mb, "text": pa.array(out_r, pa.string()),
-                  "prompt": pa.array(prompts, pa.string())}),
+        pa.table({ROW: cols[ROW], "prompt_id": pid, "model": model,
+                  "text": pa.array(text, pa.string()), "prompt": prompt_text})
+        for model, text in ((ma, out_c), (mb, out_r))
     ])
     unique = (((("prompt_id",), pid_name),) if pid_name else ())
     problems = (Problem(mask=missing, field="chosen/rejected", reason="missing {value} text",
@@ -177,7 +177,7 @@ def judgebench(raw: pa.Table, path: str, opts: AdapterOptions) -> Candidate:
     question = (to_array(raw.column("question")).cast(pa.string()) if "question" in raw.column_names
                 else pa.nulls(n, pa.string()))
     responses = pa.concat_tables([
-        pa.table({"prompt_id": pid, "model": pa.array([name] * n, pa.string()),
+        pa.table({ROW: cols[ROW], "prompt_id": pid, "model": pa.array([name] * n, pa.string()),
                   "text": to_array(raw.column(name)).cast(pa.string()), "prompt": question})
         for name in ("response_A", "response_B")
     ])

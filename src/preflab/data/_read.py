@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from preflab._errors import DataError
-from preflab.data._adapters_alpaca import alpacaeval
+from preflab.data._adapters_alpaca import alpacaeval, dedupe_responses
 from preflab.data._adapters_arena import arena, columns, native
 from preflab.data._adapters_arenahard import arena_hard
-from preflab.data._adapters_base import AdapterOptions, Candidate, parse_winner_map
+from preflab.data._adapters_base import ROW, AdapterOptions, Candidate, parse_winner_map
 from preflab.data._adapters_pairs import judgebench, pairs
 from preflab.data._detect import FORMATS, detect_format
 from preflab.data._io import read_table
@@ -84,16 +85,17 @@ def adapt_table(
     table, rejects = validate_candidate(cand, raw, path=path, strict=strict)
     responses = cand.responses
     if responses is not None:
-        responses = conform(_keep_valid(responses, table), "responses")
+        responses = conform(_keep_valid(responses, rejects), "responses")
     return ReadResult(table, rejects, responses, fmt, detected, cand.table.num_rows)
 
 
-def _keep_valid(responses: pa.Table, table: pa.Table) -> pa.Table:
-    """Responses of the kept comparisons only (a rejected pair's texts are not exported)."""
-    import pyarrow.compute as pc
-
-    ids = pc.unique(table.column("prompt_id"))
-    return responses.filter(pc.is_in(responses.column("prompt_id"), value_set=ids))
+def _keep_valid(responses: pa.Table, rejects: pa.Table) -> pa.Table:
+    """Responses of kept input rows only (a rejected row's texts are not exported), first row
+    of each ``(prompt_id, model)``."""
+    if ROW in responses.column_names:
+        bad = pc.is_in(responses.column(ROW), value_set=rejects.column("row"))
+        responses = responses.filter(pc.invert(bad))
+    return dedupe_responses(responses)
 
 
 def read_input(
