@@ -1,0 +1,162 @@
+"""Style control (contextual BT) against FastChat's outputs on the same battles.
+
+Reference: ``../shared/data/fastchat-reference/fastchat_style*_{10k,100k}.json``, produced by
+FastChat's ``compute_style_control`` / ``compute_bootstrap_style_control`` (commit 0e6d3e4,
+2025-04-12) on ``battles_{10k,100k}.parquet``. Tolerances: 0.2 rating point for the point fit
+(FastChat's L-BFGS-B stops early), Monte-Carlo error for 100-round bootstrap bounds.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from scipy.optimize import minimize
+from scipy.stats import norm
+
+from preflab._errors import DataError, ModelError
+from preflab.rank._style_control import (
+    ALPHA,
+    _grad_hess,
+    _loss,
+    fit_contextual,
+    fit_style_control,
+    style_design,
+)
+
+RENAME = {
+    "sum_assistant_a_tokens": "style_a_tokens", "header_count_a": "style_a_headers",
+    "list_count_a": "style_a_lists", "bold_count_a": "style_a_bold",
+    "sum_assistant_b_tokens": "style_b_tokens", "header_count_b": "style_b_headers",
+    "list_count_b": "style_b_lists", "bold_count_b": "style_b_bold",
+}
+
+
+def load_battles(shared_data: Path, size: str) -> pa.Table:
+    """FastChat's flat battle columns renamed to the comparisons table's style columns."""
+    t = pq.read_table(shared_data / "fastchat-reference" / f"battles_{size}.parquet")
+    t = t.rename_columns([RENAME.get(c, c) for c in t.column_names])
+    winner = [("tie_bothbad" if w == "tie (bothbad)" else w) for w in t["winner"].to_pylist()]
+    return t.set_column(t.column_names.index("winner"), "winner", pa.array(winner))
+
+
+@pytest.mark.parametrize("size", ["10k", "100k"])
+def test_point_fit_equals_fastchat(shared_data: Path, size: str) -> None:
+    ref = json.loads((shared_data / "fastchat-reference"
+                      / f"fastchat_style_noci_{size}.json").read_text())
+    res = fit_style_control(load_battles(shared_data, size))
+    diff = max(abs(res.ratings[m] - v) for m, v in ref["ratings"].items())
+    assert diff < 0.2
+    np.testing.assert_allclose(res.coef, ref["style_coef"], atol=2e-4)
+    assert res.coef_names == ("tokens", "headers", "lists", "bold")
+    assert abs(res.ratings.rating.mean() - 1000) < 1e-6  # the ridge centres the ratings
+
+
+def test_newton_reaches_exact_optimum(shared_data: Path) -> None:
+    d = style_design(load_battles(shared_data, "10k"))
+    theta = fit_contextual(d)
+    g, _ = _grad_hess(theta, d, d.w, 0.5)
+    assert np.max(np.abs(g)) < 1e-7
+    # a tight independent optimiser finds no lower loss
+    other = minimize(lambda t: _loss(t, d, d.w, 0.5), theta + 0.01,
+                     jac=lambda t: -_grad_hess(t, d, d.w, 0.5)[0], method="L-BFGS-B",
+                     options={"gtol": 1e-10, "maxiter": 5000})
+    assert _loss(theta, d, d.w, 0.5) <= other.fun + 1e-8
+
+
+@pytest.mark.parametrize("size", ["10k", "100k"])
+def test_bootstrap_intervals_match_fastchat(shared_data: Path, size: str) -> None:
+    ref = json.loads((shared_data / "fastchat-reference"
+                      / f"fastchat_style_{size}.json").read_text())
+    res = fit_style_control(load_battles(shared_data, size), n_bootstrap=100, rng=1)
+    r = res.ratings
+    assert r.ci is not None and r.rank_ci is not None and res.coef_ci is not None
+    models = list(ref["ci"])
+    ours = np.array([r.ci[r.models.index(m)] for m in models])
+    theirs = np.array([ref["ci"][m] for m in models])
+    # Monte-Carlo standard error of a 2.5% quantile from 100 draws of a normal with the
+    # bootstrap sd: sqrt(q(1-q)/B) / density; the difference of two such estimates is √2 larger
+    sd = (theirs[:, 1] - theirs[:, 0]) / (2 * 1.96)
+    se_q = np.sqrt(0.025 * 0.975 / 100) / (norm.pdf(1.96) / sd)
+    z = (ours - theirs) / (np.sqrt(2) * se_q[:, None])
+    assert np.mean(np.abs(z)) < 1.2  # E|N(0,1)| = 0.8; heavy tails of small-sample models
+    widths_ratio = np.mean(ours[:, 1] - ours[:, 0]) / np.mean(theirs[:, 1] - theirs[:, 0])
+    assert 0.93 < widths_ratio < 1.07
+    # the coefficients' intervals hold FastChat's point coefficients
+    assert np.all((res.coef_ci[:, 0] < ref["style_coef"]) & (ref["style_coef"] < res.coef_ci[:, 1]))
+
+
+def test_sandwich_agrees_with_bootstrap(shared_data: Path) -> None:
+    t = load_battles(shared_data, "10k")
+    boot = fit_style_control(t, n_bootstrap=200, rng=0)
+    sand = fit_style_control(t, intervals="sandwich")
+    assert boot.ratings.ci is not None and sand.ratings.ci is not None
+    wb = boot.ratings.ci[:, 1] - boot.ratings.ci[:, 0]
+    ws = sand.ratings.ci[:, 1] - sand.ratings.ci[:, 0]
+    assert 0.9 < np.median(ws / wb) < 1.15
+    assert sand.ratings.interval_method == "sandwich"
+    np.testing.assert_allclose(sand.coef, boot.coef)
+    # clustering by singleton ids equals the unclustered sandwich up to the g/(g-1) factor
+    ids = pa.array([str(i) for i in range(len(t))])
+    cl = fit_style_control(t.append_column("prompt_id", ids), intervals="sandwich",
+                           cluster="prompt_id")
+    assert cl.ratings.ci is not None
+    g = len(t)
+    np.testing.assert_allclose((cl.ratings.ci[:, 1] - cl.ratings.ci[:, 0]) / np.sqrt(g / (g - 1)),
+                               ws, rtol=1e-6)
+
+
+def test_anchor_and_logit_scale(shared_data: Path) -> None:
+    t = load_battles(shared_data, "10k")
+    base = fit_style_control(t)
+    anch = fit_style_control(t, anchor=("model-000", 1200.0))
+    assert anch.ratings["model-000"] == pytest.approx(1200.0)
+    np.testing.assert_allclose(np.diff(anch.ratings.rating), np.diff(base.ratings.rating))
+    logit = fit_style_control(t, scale="logit")
+    np.testing.assert_allclose(logit.ratings.rating * 400 / np.log(10),
+                               base.ratings.rating - 1000, atol=1e-9)
+    assert ALPHA == pytest.approx(np.log(10))
+    d = fit_style_control(t, intervals="sandwich").to_dict()
+    assert [s["feature"] for s in d["style"]] == ["tokens", "headers", "lists", "bold"]
+
+
+def test_recovers_simulated_style_effect() -> None:
+    rng = np.random.default_rng(3)
+    n, m = 20000, 8
+    true = rng.normal(0, 0.5, m)
+    a = rng.integers(0, m, n)
+    b = (a + rng.integers(1, m, n)) % m
+    la, lb = rng.integers(50, 1000, n), rng.integers(50, 1000, n)
+    d = (la - lb) / (la + lb + 1)
+    x = (d - d.mean()) / d.std()
+    p = 1 / (1 + np.exp(-(true[a] - true[b] + 0.4 * x)))
+    win = np.where(rng.random(n) < p, "model_a", "model_b")
+    names = np.array([f"m{i}" for i in range(m)])
+    t = pa.table({"prompt_id": [str(i) for i in range(n)], "model_a": names[a],
+                  "model_b": names[b], "winner": win, "style_a_tokens": la,
+                  "style_b_tokens": lb})
+    res = fit_style_control(t, features=("tokens",), intervals="sandwich", scale="logit")
+    assert res.coef_ci is not None
+    assert res.coef_ci[0, 0] < 0.4 < res.coef_ci[0, 1]
+    est = res.ratings.rating
+    assert np.max(np.abs(est - (true - true.mean()))) < 0.1
+
+
+def test_errors_name_the_field() -> None:
+    t = pa.table({"prompt_id": ["1", "2"], "model_a": ["x", "y"], "model_b": ["y", "x"],
+                  "winner": ["model_a", "tie"], "style_a_tokens": [1, 2],
+                  "style_b_tokens": [3, 4]})
+    with pytest.raises(DataError, match="style_a_headers"):
+        fit_style_control(t)
+    with pytest.raises(DataError, match="never vary"):
+        fit_style_control(t.set_column(4, "style_a_tokens", pa.array([3, 4])),
+                          features=("tokens",))
+    with pytest.raises(ModelError, match="intervals"):
+        fit_style_control(t, features=("tokens",), intervals="jackknife")
+    with pytest.raises(DataError, match="missing style value"):
+        fit_style_control(t.set_column(4, "style_a_tokens", pa.array([1, None])),
+                          features=("tokens",))
