@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import expit
 
 FloatArray = NDArray[np.float64]
 ELO_SCALE = 400.0 / math.log(10.0)
@@ -85,9 +86,16 @@ def bt_newton(pairs: NDArray[np.int64], y: FloatArray, n: FloatArray, n_models: 
         raise ValueError("prior must be > 0 for the live board")
     s = np.zeros(n_models) if init is None or len(init) != n_models else init.astype(float).copy()
     i, j = pairs[:, 0], pairs[:, 1]
+
+    def objective(x: FloatArray) -> float:
+        d = x[i] - x[j]
+        return float(np.sum(y * np.logaddexp(0.0, -d) + (n - y) * np.logaddexp(0.0, d))
+                     + 0.5 * prior * np.dot(x, x))
+
+    f = objective(s)
     hess = np.eye(n_models) * prior
     for _ in range(max_iter):
-        p = 1.0 / (1.0 + np.exp(s[j] - s[i]))
+        p = expit(s[i] - s[j])
         r = y - n * p
         g = np.zeros(n_models)
         np.add.at(g, i, r)
@@ -100,8 +108,15 @@ def bt_newton(pairs: NDArray[np.int64], y: FloatArray, n: FloatArray, n_models: 
         np.add.at(hess, (i, j), -w)
         np.add.at(hess, (j, i), -w)
         step = np.linalg.solve(hess, g)
-        s += step
-        if float(np.max(np.abs(step), initial=0.0)) < tol:
+        t = 1.0
+        while True:  # backtracking: Newton steps can overshoot far from the optimum
+            cand = s + t * step
+            f_new = objective(cand)
+            if f_new <= f + 1e-12 * max(1.0, abs(f)) or t < 1e-8:
+                break
+            t *= 0.5
+        s, f = cand, f_new
+        if float(np.max(np.abs(t * step), initial=0.0)) < tol:
             break
     cov = np.linalg.inv(hess)
     se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
