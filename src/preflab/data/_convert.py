@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from preflab._errors import DataError
+from preflab.data._io import arrow_table
 from preflab.data._schema import conform
 
 FLIP = {"model_a": "model_b", "model_b": "model_a", "tie": "tie", "tie_bothbad": "tie_bothbad"}
@@ -104,14 +105,14 @@ def scores_to_comparisons(scores: pa.Table) -> pa.Table:
                         f"'{dup[0][0]}'", field="model",
                         fix="Keep one score per prompt, model, judge and aspect (e.g. average).")
     on = " AND ".join(f"a.{k} IS NOT DISTINCT FROM b.{k}" for k in keys)
-    out = con.sql(
+    rel = con.sql(
         f"SELECT {', '.join('a.' + k for k in keys)}, a.model AS model_a, b.model AS model_b, "
         "CASE WHEN a.score > b.score THEN 'model_a' WHEN a.score < b.score THEN 'model_b' "
         "ELSE 'tie' END AS winner "
         f"FROM s a JOIN s b ON {on} AND a.model < b.model "
         f"WHERE a.score IS NOT NULL AND b.score IS NOT NULL "
-        f"ORDER BY {', '.join('a.' + k for k in keys)}, a.model, b.model").arrow()
-    return conform(out, "comparisons")
+        f"ORDER BY {', '.join('a.' + k for k in keys)}, a.model, b.model")
+    return conform(arrow_table(rel), "comparisons")
 
 
 def comparisons_to_rankings(table: pa.Table) -> pa.Table:

@@ -225,3 +225,10 @@ def comparisons_relation(path: str | Path, connection: Any = None) -> Any:
             select.append(f'CAST("{name}" AS {sql_type}) AS "{name}"')
     select += [f'CAST("{c}" AS DOUBLE) AS "{c}"' for c in style_columns(columns)]
     return con.sql(f"SELECT {', '.join(select)} FROM {source}")
+
+
+def arrow_table(relation: Any) -> pa.Table:
+    """A DuckDB relation's result as a ``pyarrow.Table`` (DuckDB 1.x and 2.x spellings)."""
+    method = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+    table: pa.Table = method()
+    return table
