@@ -282,6 +282,10 @@ def create_app(config: ArenaConfig) -> FastAPI:
              "games": float(board.games[i])} for i in board.order()],
             "bootstrap_rounds": board.n_rounds})
 
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     @app.get("/healthz")
     def healthz() -> Response:
         return JSONResponse({"ok": True})

@@ -11,8 +11,9 @@
 * **Rate limits**: sliding one-minute windows per voter and per client IP, in memory per
   worker process (with W workers a client can reach at most W times the limit).
 * **Headers**: a strict Content-Security-Policy (scripts and styles only from ``/static``; no
-  inline script, no ``eval``), ``frame-ancestors 'none'``, ``nosniff``, no referrer, and
-  ``Cache-Control: no-store`` on pages.
+  inline script, no ``eval``), ``frame-ancestors 'none'``, ``nosniff``, referrers only to
+  this origin (``no-referrer`` would make browsers send ``Origin: null`` on our own forms),
+  and ``Cache-Control: no-store`` on pages.
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ class SecurityHeaders:
             (b"content-security-policy", csp.encode()),
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
-            (b"referrer-policy", b"no-referrer"),
+            (b"referrer-policy", b"same-origin"),
             (b"cross-origin-opener-policy", b"same-origin"),
             (b"cross-origin-resource-policy", b"same-origin"),
             (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
