@@ -1,5 +1,78 @@
-"""preflab.judge (see DESIGN.md)."""
+"""LLM judges and verifiers: an async, cached, resumable judge runner for any OpenAI-compatible
+endpoint, built-in templates and parsers, and code/math verifiers (see DESIGN.md)."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from preflab.judge._cache import AnswerCache, CachedAnswer, cache_key
+from preflab.judge._client import (
+    CallError,
+    ChatClient,
+    ChatResult,
+    TokenBucket,
+    retry_after_seconds,
+)
+from preflab.judge._config import JudgeConfig, judge_from_dict, load_judge
+from preflab.judge._engine import Call, EngineStats, Outcome, execute, run_calls
+from preflab.judge._parse import (
+    PAIRWISE_LABELS,
+    PAIRWISE_VALUE,
+    PARSERS,
+    Verdict,
+    aggregate,
+    get_parser,
+    parse_arena_hard,
+    parse_prometheus,
+    score_parser,
+)
+from preflab.judge._runner import (
+    JudgeRun,
+    arun_judge,
+    pairs_from_responses,
+    run_judge,
+    verdicts_to_comparisons,
+)
+from preflab.judge._templates import (
+    BUILTIN_TEMPLATES,
+    REFERENCE_TEMPLATE,
+    Template,
+    load_template,
+    template_from_dict,
+)
+
+__all__ = [
+    "BUILTIN_TEMPLATES",
+    "PAIRWISE_LABELS",
+    "PAIRWISE_VALUE",
+    "PARSERS",
+    "REFERENCE_TEMPLATE",
+    "AnswerCache",
+    "CachedAnswer",
+    "Call",
+    "CallError",
+    "ChatClient",
+    "ChatResult",
+    "EngineStats",
+    "JudgeConfig",
+    "JudgeRun",
+    "Outcome",
+    "Template",
+    "TokenBucket",
+    "Verdict",
+    "aggregate",
+    "arun_judge",
+    "cache_key",
+    "execute",
+    "get_parser",
+    "judge_from_dict",
+    "load_judge",
+    "load_template",
+    "pairs_from_responses",
+    "parse_arena_hard",
+    "parse_prometheus",
+    "retry_after_seconds",
+    "run_calls",
+    "run_judge",
+    "score_parser",
+    "template_from_dict",
+    "verdicts_to_comparisons",
+]
