@@ -66,9 +66,10 @@ def score_parser(low: int, high: int, *, strict: bool = False) -> Parser:
     """Integer score in ``[low, high]``.
 
     ``strict``: only a reply that is a bare integer (ICE-Score's rule for HumanEval). Otherwise
-    also ``Score: k``, ``Usefulness: k``, ``k/N``, ``k out of N``, a leading ``k -``/``k.``/``k:``/``k (``, and, for
-    step-by-step replies, the most common in-range number in sentences that mention
-    ``score`` (a tie between numbers -> unparsed). Out-of-range -> unparsed.
+    also, tried in this order: ``Score: k`` / ``final score is k``, ``Usefulness: k``
+    (aspect words), a leading ``k -``, ``k.``, ``k:``, ``k (``, then ``k/N`` or ``k out of N``.
+    Within the first pattern that matches, the most common in-range value wins; a tie between
+    values (e.g. ``score: 1 ... score: 3``) or an out-of-range value -> unparsed.
     """
     in_range = set(range(low, high + 1))
 
