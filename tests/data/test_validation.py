@@ -231,3 +231,34 @@ def test_strict_reports_first_bad_row_in_input_order(tmp_path: Path) -> None:
     rows = GOOD + [_battle(a="x", b="x"), _battle(w="bad")]
     e = _error(_write(tmp_path, rows))
     assert e.row == 3
+
+
+def test_dictionary_encoded_input_validates_like_plain_text(tmp_path: Path) -> None:
+    """The fast path for dictionary-encoded columns gives the same result as plain strings."""
+    rows = [_battle(), _battle(a="", b="y"), _battle(a="x", b="x"), _battle(w="A"),
+            _battle(a=None), _battle(w=None), _battle(a="z", b="x", w="tie (bothbad)"),  # type: ignore[arg-type]
+            _battle(a="y", b="z", w="model_b")]
+    plain = pa.Table.from_pylist(rows)
+    encoded = plain.set_column(1, "model_a", plain.column("model_a").dictionary_encode())
+    encoded = encoded.set_column(2, "model_b", encoded.column("model_b").dictionary_encode())
+    encoded = encoded.set_column(3, "winner", encoded.column("winner").dictionary_encode())
+    results = []
+    for name, table in (("plain.parquet", plain), ("dict.parquet", encoded)):
+        p = tmp_path / name
+        write_table(table, p)
+        r = read_input(p, strict=False, winner_map="x=model_a")
+        results.append(r)
+    a, b = results
+    assert a.table.equals(b.table)
+    assert a.table.schema.field("model_a").type == pa.string()
+    assert a.rejects.drop(["original"]).equals(b.rejects.drop(["original"]))
+    assert [x["field"] for x in a.rejects.to_pylist()] == [
+        "model_a", "model_b", "winner", "model_a", "winner"]
+    assert a.table.column("winner").to_pylist() == ["model_a", "tie_bothbad", "model_b"]
+
+
+def test_generated_row_ids() -> None:
+    from preflab.data._adapters_base import row_ids
+
+    for n in (0, 1, 9, 10, 11, 99, 100, 101, 1234):
+        assert row_ids(n).to_pylist() == [f"row:{i}" for i in range(n)]

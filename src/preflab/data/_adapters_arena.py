@@ -16,6 +16,7 @@ from preflab.data._adapters_base import (
     AdapterOptions,
     Candidate,
     as_string,
+    as_text,
     cast_column,
     fill_prompt_ids,
     map_labels,
@@ -54,11 +55,11 @@ def _base(raw: pa.Table, a: str, b: str, w: str, opts: AdapterOptions,
     n = raw.num_rows
     mapping = dict(default_map)
     mapping.update(opts.winner_map or {})
-    winner_raw = to_array(as_string(raw.column(w)))
+    winner_raw = as_text(raw.column(w))
     return {
         ROW: pa.array(np.arange(n, dtype=np.int64)),
-        "model_a": to_array(as_string(raw.column(a))),
-        "model_b": to_array(as_string(raw.column(b))),
+        "model_a": as_text(raw.column(a)),
+        "model_b": as_text(raw.column(b)),
         "winner": map_labels(winner_raw, mapping),
         RAW_WINNER: winner_raw,
     }

@@ -106,6 +106,14 @@ def require(table: pa.Table, columns: list[str], path: str, fmt: str, fix: str) 
             )
 
 
+def as_text(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Like :func:`as_string`, but string dictionaries stay dictionary-encoded (fast checks)."""
+    arr = to_array(col)
+    if pa.types.is_dictionary(arr.type) and pa.types.is_string(arr.type.value_type):
+        return arr
+    return to_array(as_string(arr))
+
+
 def as_string(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     """Any scalar column as text (integers as their decimal form, large_string as string)."""
     if pa.types.is_dictionary(col.type):
@@ -118,19 +126,56 @@ def as_string(col: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
     return col.cast(pa.string())
 
 
-def row_ids(n: int) -> pa.Array:
-    """Generated prompt ids ``row:0``, ``row:1``, ... for inputs without one (stable per file)."""
-    return pc.binary_join_element_wise("row:", pa.array(np.arange(n)).cast(pa.string()), "")
+def row_ids(n: int, prefix: str = "row:") -> pa.Array:
+    """Generated prompt ids ``row:0``, ``row:1``, ... for inputs without one (stable per file).
+
+    Built directly as an Arrow string buffer: numbers with the same count of digits form a
+    contiguous block of fixed-width strings, filled column by column with numpy.
+    """
+    head = np.frombuffer(prefix.encode(), dtype=np.uint8)
+    parts: list[np.ndarray] = []
+    lengths: list[np.ndarray] = []
+    lo, digits = 0, 1
+    while lo < n:
+        hi = min(n, 10**digits)
+        block = np.empty((hi - lo, len(head) + digits), dtype=np.uint8)
+        block[:, : len(head)] = head
+        for k in range(digits):
+            # digit k of consecutive numbers: each of 0..9 repeated 10**k times, cycling
+            period = np.repeat(np.arange(48, 58, dtype=np.uint8), 10**k)
+            shift = (lo // 10**k) % 10 * 10**k
+            block[:, -1 - k] = np.resize(np.roll(period, -shift), hi - lo)
+        parts.append(block.ravel())
+        lengths.append(np.full(hi - lo, block.shape[1], dtype=np.int64))
+        lo, digits = hi, digits + 1
+    buf = np.concatenate(parts) if parts else np.empty(0, np.uint8)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    if n:
+        np.cumsum(np.concatenate(lengths), out=offsets[1:])
+    if len(buf) < 2**31 - 1:
+        return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets.astype(np.int32)),
+                                                      pa.py_buffer(buf)])
+    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets),
+                                                        pa.py_buffer(buf)])
 
 
 def fill_prompt_ids(col: pa.ChunkedArray | pa.Array, rows: pa.Array) -> pa.Array:
     """``col`` with nulls replaced by ``row:<input row>``."""
+    text = to_array(as_string(col))
+    if text.null_count == 0:
+        return text
     generated = pc.binary_join_element_wise("row:", rows.cast(pa.string()), "")
-    return pc.coalesce(as_string(col), generated)
+    return pc.coalesce(text, generated)
 
 
 def map_labels(raw: pa.ChunkedArray | pa.Array, mapping: Mapping[str, str]) -> pa.Array:
-    """Map labels through ``mapping``; others are kept as they are (validation names them)."""
+    """Map labels through ``mapping``; others are kept as they are (validation names them).
+
+    Dictionary-encoded input stays dictionary-encoded (only the dictionary is mapped).
+    """
+    arr = to_array(raw)
+    if pa.types.is_dictionary(arr.type) and pa.types.is_string(arr.type.value_type):
+        return pa.DictionaryArray.from_arrays(arr.indices, map_labels(arr.dictionary, mapping))
     raw = as_string(raw)
     if not mapping:
         return raw.combine_chunks() if isinstance(raw, pa.ChunkedArray) else raw

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,9 +57,56 @@ def _np(mask: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(arr.fill_null(True).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _blank(col: pa.ChunkedArray) -> np.ndarray:
-    text = col.cast(pa.string())
+def _is_dict(col: pa.Array | pa.ChunkedArray) -> bool:
+    return bool(pa.types.is_dictionary(col.type))
+
+
+def _codes(col: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """(dictionary, indices with -1 for null) of a dictionary column."""
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    idx = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return arr.dictionary, idx
+
+
+def _per_value(col: pa.Array | pa.ChunkedArray, test: Callable[[pa.Array], np.ndarray],
+               null: bool) -> np.ndarray:
+    """``test`` evaluated once per distinct value of a dictionary column (fast), else per row."""
+    if _is_dict(col):
+        values, idx = _codes(col)
+        per_value = np.append(test(values), null)  # index -1 (null) -> the last entry
+        return np.asarray(per_value[idx], dtype=bool)
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    out = test(arr)
+    if arr.null_count:
+        out = out.copy()
+        out[_np(pc.is_null(arr))] = null
+    return out
+
+
+def _blank_values(values: pa.Array) -> np.ndarray:
+    text = values.cast(pa.string())
     return _np(pc.or_kleene(pc.is_null(text), pc.equal(pc.utf8_trim_whitespace(text), "")))
+
+
+def _blank(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return _per_value(col, _blank_values, True)
+
+
+def _same(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """model_a == model_b per row (null compares unequal)."""
+    if _is_dict(a) and _is_dict(b):
+        va, ia = _codes(a)
+        vb, ib = _codes(b)
+        pos = np.append(pc.index_in(vb, value_set=va).fill_null(-2).to_numpy(
+            zero_copy_only=False).astype(np.int64), -3)
+        return np.asarray(pos[ib] == ia, dtype=bool)
+    if _is_dict(a) or _is_dict(b):
+        a, b = (x.cast(x.type.value_type) if _is_dict(x) else x for x in (a, b))
+    return np.asarray(pc.equal(a, b).fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _not_winner(values: pa.Array) -> np.ndarray:
+    return ~_np(pc.is_in(values.cast(pa.string()), value_set=pa.array(WINNERS)))
 
 
 def _duplicates(table: pa.Table, keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -82,17 +129,17 @@ def _checks(cand: Candidate) -> list[_Check]:
         checks.append(_Check(
             _blank(t.column(side)), f.get(side, side), "empty model name",
             f"Fill in the model name or drop the row, {SKIP_HINT}", None))
-    same = _np(pc.equal(t.column("model_a"), t.column("model_b")))
+    same = _same(t.column("model_a"), t.column("model_b"))
     checks.append(_Check(
         same, f.get("model_b", "model_b"), "'{value}' is compared with itself (model_a == model_b)",
         f"A comparison needs two different models; fix the names or drop the row, {SKIP_HINT}",
         t.column("model_b").combine_chunks()))
     raw = t.column(RAW_WINNER) if RAW_WINNER in t.column_names else t.column("winner")
-    bad_winner = _np(pc.invert(pc.is_in(t.column("winner"), value_set=pa.array(WINNERS))))
+    bad_winner = _per_value(t.column("winner"), _not_winner, True)
     checks.append(_Check(
         bad_winner, f.get("winner", "winner"),
         "'{value}' is not one of " + ", ".join(WINNERS) + ".",
-        cand.winner_fix or WINNER_FIX, raw.combine_chunks().cast(pa.string())))
+        cand.winner_fix or WINNER_FIX, raw.combine_chunks()))
     checks.append(_Check(
         _blank(t.column("prompt_id")), f.get("prompt_id", "prompt_id"), "empty prompt id",
         f"Fill in the prompt id, or drop the column to have ids generated as row:<n>, {SKIP_HINT}",
@@ -116,6 +163,10 @@ def _checks(cand: Candidate) -> list[_Check]:
     return checks
 
 
+def _value(values: pa.Array | None, i: int) -> object:
+    return None if values is None else values[i].as_py()
+
+
 def _json_default(value: object) -> str:
     return str(value)
 
@@ -137,11 +188,10 @@ def validate_candidate(
     if fatal.any() and strict:
         i = int(np.flatnonzero(fatal)[np.argmin(rows[fatal])])
         c = checks[reason_of[i]]
-        value = None if c.values is None else c.values[i].as_py()
+        value = _value(c.values, i)
         raise DataError(c.reason.format(value=value), path=path, row=int(rows[i]), field=c.field,
                         fix=c.fix)
-    keep = ~bad
-    kept = t.filter(pa.array(keep))
+    kept = t.filter(pa.array(~bad)) if bad.any() else t
     extras = [c for c in cand.extras if c in kept.column_names]
     out = conform(kept, "comparisons")
     for name in extras:
@@ -159,7 +209,7 @@ def validate_candidate(
     records = []
     for i, orig in zip(bad_idx.tolist(), originals, strict=True):
         c = checks[reason_of[i]]
-        value = None if c.values is None else c.values[i].as_py()
+        value = _value(c.values, i)
         records.append({
             "row": int(rows[i]), "field": c.field,
             "value": None if value is None else str(value),
