@@ -262,3 +262,27 @@ def test_generated_row_ids() -> None:
 
     for n in (0, 1, 9, 10, 11, 99, 100, 101, 1234):
         assert row_ids(n).to_pylist() == [f"row:{i}" for i in range(n)]
+
+
+def test_uncastable_optional_column_names_the_row(tmp_path: Path) -> None:
+    p = tmp_path / "w.csv"
+    p.write_text("model_a,model_b,winner,weight\nx,y,model_a,1\ny,z,tie,heavy\n")
+    e = _error(p)
+    assert (e.row, e.field) == (1, "weight") and "'heavy' cannot be read as double" in str(e)
+
+
+def test_column_map_does_not_apply_to_fixed_formats(tmp_path: Path) -> None:
+    p = tmp_path / "pairs.jsonl"
+    p.write_text('{"chosen": "a", "rejected": "b"}\n')
+    e = _error(p, source="pairs", model_a="chosen")
+    assert e.field == "--from" and "--from columns" in (e.fix or "")
+
+
+def test_arena_with_renamed_columns(tmp_path: Path) -> None:
+    rows = [{"question_id": "q", "m1": "x", "m2": "y", "res": "1", "sum_assistant_a_tokens": 5,
+             "sum_assistant_b_tokens": 7}]
+    p = _write(tmp_path, rows, "renamed.jsonl")
+    r = read_input(p, source="arena", model_a="m1", model_b="m2", winner="res",
+                   winner_map="1=model_a,2=model_b")
+    assert r.table.to_pylist()[0]["winner"] == "model_a"
+    assert r.table.to_pylist()[0]["style_b_tokens"] == 7.0

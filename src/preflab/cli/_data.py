@@ -80,8 +80,7 @@ def validate(path: str, max_errors: int, **params: Any) -> None:
     n_models = len(set(pc.unique(t.column("model_a")).to_pylist())
                    | set(pc.unique(t.column("model_b")).to_pylist()))
     console.print(f"{result.n_input} comparisons read, {t.num_rows} valid, "
-                  f"{result.rejects.num_rows} invalid; {n_models} models, "
-                  f"{len(pc.unique(t.column('prompt_id')))} prompts",
+                  f"{result.rejects.num_rows} invalid; {n_models} models",
                   highlight=False, soft_wrap=True)
     if result.rejects.num_rows:
         for message in first_problems(result.rejects, path, limit=max_errors):

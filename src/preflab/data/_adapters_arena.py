@@ -130,7 +130,8 @@ def _arena_feature(raw: pa.Table, key: str) -> pa.Array | None:
 def arena(raw: pa.Table, path: str, opts: AdapterOptions) -> Candidate:
     """Chatbot Arena / FastChat battles: ``model_a, model_b, winner`` (+ optional metadata).
 
-    - ``winner``: ``model_a``, ``model_b``, ``tie`` and ``tie (bothbad)`` (-> ``tie_bothbad``).
+    - ``winner``: ``model_a``, ``model_b``, ``tie`` and ``tie (bothbad)`` (-> ``tie_bothbad``);
+      other column names and labels through ``model_a``/``model_b``/``winner``/``winner_map``.
     - ``prompt_id`` from ``question_id`` (or ``prompt_id``); rows without one get the stable id
       ``row:<n>``, ``n`` the 0-based input row.
     - ``judge``: FastChat's voter id, written as ``human:<id>`` (unless it already has a ``kind:``
@@ -142,10 +143,11 @@ def arena(raw: pa.Table, path: str, opts: AdapterOptions) -> Candidate:
       unordered); ``style_*_bold`` = sum of ``bold_count_*`` (``**``, ``__``). Integer columns are
       taken as already-summed counts.
     """
-    require(raw, ["model_a", "model_b", "winner"], path, "arena",
+    a, b, w = opts.model_a or "model_a", opts.model_b or "model_b", opts.winner or "winner"
+    require(raw, [a, b, w], path, "arena",
             "Chatbot Arena battles need model_a, model_b and winner; for other column names use "
             "--model-a/--model-b/--winner.")
-    cols = _base(raw, "model_a", "model_b", "winner", opts, ARENA_LABELS)
+    cols = _base(raw, a, b, w, opts, ARENA_LABELS)
     pid = _prompt_ids(raw, cols, (opts.prompt_id or "", "question_id", "prompt_id"),
                       fill_nulls=True)
     judge_col = opts.judge or "judge"
@@ -161,8 +163,9 @@ def arena(raw: pa.Table, path: str, opts: AdapterOptions) -> Candidate:
                 cols[f"style_{side}_{feature}"] = col.cast(pa.float64())
     _carry(raw, cols, {"judge"} if "judge" in cols else set(), path)
     unique = _unique_ids(raw, cols, opts)
-    return Candidate(pa.table(cols), fields={"prompt_id": pid}, unique=unique,
-                     winner_fix=_winner_fix(opts))
+    return Candidate(pa.table(cols),
+                     fields={"prompt_id": pid, "model_a": a, "model_b": b, "winner": w},
+                     unique=unique, winner_fix=_winner_fix(opts))
 
 
 def columns(raw: pa.Table, path: str, opts: AdapterOptions) -> Candidate:

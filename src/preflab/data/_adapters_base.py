@@ -219,7 +219,26 @@ def cast_column(raw: pa.Table, name: str, typ: pa.DataType, path: str) -> pa.Arr
     try:
         return col.cast(typ)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        row, value = _first_uncastable(col, typ)
         raise DataError(
-            f"column cannot be read as {typ}: {exc}", path=path, field=name,
+            f"{value!r} cannot be read as {typ}" if row is not None
+            else f"column cannot be read as {typ}: {exc}",
+            path=path, row=row, field=name,
             fix=f"Make every value of '{name}' a {typ} (or empty), or rename the column.",
         ) from exc
+
+
+def _first_uncastable(col: pa.Array, typ: pa.DataType) -> tuple[int | None, object]:
+    """The first value of ``col`` that does not cast to ``typ`` (only on the error path)."""
+    step = 1 << 16
+    for start in range(0, len(col), step):
+        chunk = col.slice(start, step)
+        try:
+            chunk.cast(typ)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            for i in range(len(chunk)):
+                try:
+                    chunk.slice(i, 1).cast(typ)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    return start + i, chunk[i].as_py()
+    return None, None

@@ -81,6 +81,10 @@ def adapt_table(
         fmt = "arena"  # arena-hard's show_result.py battles table
     if fmt == "native" and opts.uses_column_map:
         fmt = "columns"
+    if opts.uses_column_map and fmt not in ("columns", "arena"):
+        raise DataError(
+            f"--model-a/--model-b/--winner do not apply to the {fmt} format", path=path,
+            field="--from", fix="Drop them, or use --from columns for a table with its own names.")
     cand = ADAPTERS[fmt](raw, path, opts)
     table, rejects = validate_candidate(cand, raw, path=path, strict=strict)
     responses = cand.responses
