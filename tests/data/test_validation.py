@@ -10,9 +10,11 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from preflab._errors import DataError
-from preflab.data import read_comparisons, read_input, write_table
+from preflab.data import adapt_table, read_comparisons, read_input, write_table
 
 
 def _write(tmp_path: Path, rows: list[dict[str, Any]], name: str = "arena.jsonl") -> Path:
@@ -56,6 +58,7 @@ def test_unknown_winner_label_message_matches_house_style(tmp_path: Path) -> Non
         (_battle(weight=-1.0), "weight", "weight '-1' is not a finite number >= 0"),
         (_battle(weight=math.nan), "weight", "weight 'nan' is not a finite number"),
         (_battle(weight=None), "weight", "weight 'None' is not a finite number"),
+        (_battle(prompt_id=" "), "prompt_id", "empty prompt id"),
     ],
 )
 def test_each_error_names_row_field_and_fix(tmp_path: Path, bad: dict[str, Any], field: str,
@@ -286,3 +289,47 @@ def test_arena_with_renamed_columns(tmp_path: Path) -> None:
                    winner_map="1=model_a,2=model_b")
     assert r.table.to_pylist()[0]["winner"] == "model_a"
     assert r.table.to_pylist()[0]["style_b_tokens"] == 7.0
+
+
+def test_id_column_must_be_unique(tmp_path: Path) -> None:
+    rows = [{"l": "x", "r": "y", "v": "model_a", "vote": 7}, {"l": "y", "r": "z", "v": "tie",
+                                                               "vote": 7}]
+    p = _write(tmp_path, rows, "ids.csv")
+    e = _error(p, model_a="l", model_b="r", winner="v", id_column="vote")
+    assert (e.row, e.field) == (1, "vote") and "duplicate of row 0" in str(e)
+
+
+NAMES = st.sampled_from(["x", "y", "z", "", " ", None])
+LABELS = st.sampled_from(["model_a", "model_b", "tie", "tie (bothbad)", "tie_bothbad", "A", None])
+WEIGHTS = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True, width=64))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(NAMES, NAMES, LABELS, WEIGHTS), min_size=1, max_size=30),
+       st.booleans())
+def test_kept_plus_rejected_is_the_input(rows: list[tuple[Any, Any, Any, Any]],
+                                         encode: bool) -> None:
+    table = pa.table({"model_a": [r[0] for r in rows], "model_b": [r[1] for r in rows],
+                      "winner": [r[2] for r in rows],
+                      "weight": pa.array([r[3] for r in rows], pa.float64())},
+                     schema=pa.schema([("model_a", pa.string()), ("model_b", pa.string()),
+                                       ("winner", pa.string()), ("weight", pa.float64())]))
+    if encode:
+        for i in range(3):
+            table = table.set_column(i, table.column_names[i], table.column(i).dictionary_encode())
+    r = adapt_table(table, strict=False, source="native")
+    assert r.table.num_rows + r.rejects.num_rows == len(rows) == r.n_input
+    expected_bad = [
+        i for i, (a, b, w, wt) in enumerate(rows)
+        if not (a or "").strip() or not (b or "").strip() or a == b
+        or w not in ("model_a", "model_b", "tie", "tie (bothbad)", "tie_bothbad")
+        or wt is None or math.isnan(wt) or math.isinf(wt) or wt < 0
+    ]
+    assert r.rejects.column("row").to_pylist() == expected_bad
+    kept = r.table.to_pylist()
+    assert all(k["winner"] in ("model_a", "model_b", "tie", "tie_bothbad") for k in kept)
+    assert all(k["model_a"] != k["model_b"] for k in kept)
+    if expected_bad:
+        with pytest.raises(DataError) as err:
+            adapt_table(table, source="native")
+        assert err.value.row == expected_bad[0]
