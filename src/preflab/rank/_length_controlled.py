@@ -1,0 +1,452 @@
+r"""AlpacaEval 2.0 length-controlled (LC) win rate: the GLM, its cross-validated L1 fit, read-off.
+
+For one model :math:`m` against the baseline, AlpacaEval 2.0 [Dubois24]_ fits the logistic GLM
+
+.. math:: P(m \succ b \mid x) = \sigma\big(\theta_m + \phi_m \tanh(\Delta_x / \mathrm{sd}(\Delta))
+          + \psi_m \gamma_x\big)
+
+where :math:`\Delta_x = \mathrm{len}(b_x) - \mathrm{len}(m_x)` (characters; baseline minus model,
+standardised by the sample standard deviation over the model's rows, *not* centred), and
+:math:`\gamma_x` is the instruction difficulty. The target is the judge's soft preference
+:math:`p_x = \text{preference} - 1 \in [0, 1]` (a legacy 0 is a tie, 0.5). The formula has no
+intercept: :math:`\theta_m` multiplies ``not_gamed_baseline`` (1 on the model's rows).
+
+Regularisation (``length_controlled_v1``): the annotations of two gamed baselines (the
+baseline prompted to be verbose / concise) are appended with ``not_gamed_baseline = 0`` and
+sample weight :math:`\lambda/2 = 0.1` each (:math:`\lambda = 0.2`), so they inform
+:math:`\phi_m, \psi_m` only. The fit minimises, with weights :math:`w` (1 or 0.1),
+
+.. math:: \lVert\beta\rVert_1 + C \sum_i w_i\,\big[-p_i\log\sigma(x_i\beta)
+          - (1-p_i)\log\sigma(-x_i\beta)\big]
+
+(the soft-label cross-entropy; AlpacaEval writes it as two weighted rows per annotation), with
+:math:`C` picked from ``logspace(-4, 4, 10)`` by 5-fold grouped cross-validation on the weighted
+soft log-loss, then refitted on all rows (scikit-learn ``LogisticRegressionCV``, liblinear).
+Rows without a preference are left out of the fit. Folds: row :math:`g` of the stacked
+(gamed rows first, then the model's rows) training table goes to fold
+:math:`(N - 1 - g) \bmod 5`, which is what scikit-learn's ``GroupKFold`` does with groups of
+equal size.
+
+The LC win rate sets the length term to zero and averages over the model's rows,
+
+.. math:: \mathrm{LC} = 100\cdot\frac1n\sum_x \sigma(\theta_m + \psi_m\gamma_x),\qquad
+          \mathrm{SE} = 100\cdot\mathrm{sd}_x\big(\sigma(\theta_m + \psi_m\gamma_x)\big)/\sqrt n
+
+(sample sd). We solve each L1 problem exactly (proximal Newton with coordinate descent on the
+3-dimensional quadratic model) for all folds and penalties at once; liblinear stops at a
+relative gradient tolerance of 1e-4, so the two agree to about 1e-4 points.
+
+AlpacaEval quirk, reproduced by default: :math:`\gamma_x` is looked up by the *row position*
+of the annotation in the model's file, not by the instruction; for a model with missing rows
+the positions shift. See :func:`lookup_difficulty`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from preflab._errors import DataError, ModelError
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CS: FloatArray = np.logspace(-4, 4, 10)
+"""The penalty grid of scikit-learn's ``LogisticRegressionCV(Cs=10)``."""
+REGULARIZE_LAMBDA = 0.2
+N_SPLITS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class GamedRows:
+    """Annotations of the gamed baselines that regularise the GLM (``df_gamed.csv``).
+
+    ``preference`` is in [0, 1]; ``std_delta_len`` already standardised; ``difficulty`` is the
+    ``instruction_difficulty`` column and ``index`` the instruction index of each row.
+    """
+
+    preference: FloatArray
+    std_delta_len: FloatArray
+    difficulty: FloatArray
+    index: IntArray
+
+
+@dataclass(frozen=True, slots=True)
+class LCFit:
+    """The fitted GLM of one model and the LC win rate read off it (percent).
+
+    ``weights`` are (length, difficulty, model) coefficients in AlpacaEval's column order
+    (``np.tanh(std_delta_len)``, ``instruction_difficulty``, ``not_gamed_baseline``); ``C`` the
+    penalty chosen by cross-validation; ``glm_preference`` the per-row length-free predictions.
+    """
+
+    lc_win_rate: float
+    lc_standard_error: float
+    weights: FloatArray
+    C: float
+    glm_preference: FloatArray
+
+
+def _sigmoid(z: FloatArray) -> FloatArray:
+    out: FloatArray = np.exp(-np.logaddexp(0.0, -z))
+    return out
+
+
+_TRI_I, _TRI_J = np.triu_indices(3)
+_TRI_FULL = np.array([0, 1, 2, 1, 3, 4, 2, 4, 5])  # (i, j) of a 3x3 matrix -> its triu slot
+_PATTERNS: FloatArray = np.array(np.meshgrid(*[[-1.0, 0.0, 1.0]] * 3, indexing="ij")
+                                  ).reshape(3, -1).T  # the 27 sign patterns of a 3-vector
+
+
+_ETA_CLIP = 34.538776394910684  # logit(1 - 1e-15): AlpacaEval clips probabilities at 1e-15
+
+
+class _Work:
+    """Preallocated (B, n) buffers: fresh arrays of this size cost more than the arithmetic."""
+
+    def __init__(self, shape: tuple[int, int]) -> None:
+        self.eta, self.d_eta, self.eta_new, self.e, self.sp, self.mu, self.t1, self.t2 = (
+            np.empty(shape) for _ in range(8))
+        self.pos = np.empty(shape, dtype=bool)
+
+    def eta_of(self, beta: FloatArray, xt: FloatArray, out: FloatArray) -> FloatArray:
+        """Linear predictor ``beta @ x.T`` elementwise (no threaded BLAS for 3 columns)."""
+        np.multiply(beta[:, 0:1], xt[0], out=out)
+        for k in (1, 2):
+            np.multiply(beta[:, k:k + 1], xt[k], out=self.t1)
+            out += self.t1
+        return out
+
+    def softplus_sigmoid(self, eta: FloatArray) -> None:
+        """``sp = log(1 + e^eta)`` and ``mu = sigma(eta)`` from one exp and one log1p."""
+        e, sp, mu, t1 = self.e, self.sp, self.mu, self.t1
+        np.abs(eta, out=e)
+        np.negative(e, out=e)
+        np.exp(e, out=e)
+        np.log1p(e, out=sp)
+        np.maximum(eta, 0.0, out=t1)
+        sp += t1
+        np.add(e, 1.0, out=t1)
+        np.divide(e, t1, out=mu)                     # sigma(-|eta|)
+        np.greater_equal(eta, 0.0, out=self.pos)
+        np.subtract(1.0, mu, out=mu, where=self.pos)
+
+    def objective(self, beta: FloatArray, eta: FloatArray, p: FloatArray, w: FloatArray,
+                  c: FloatArray) -> FloatArray:
+        """``|beta|_1 + C sum w xent`` with xent(p, eta) = log(1 + e^eta) - p eta (uses ``sp``)."""
+        t1 = self.t1
+        np.multiply(eta, p, out=t1)
+        np.subtract(self.sp, t1, out=t1)
+        t1 *= w
+        out: FloatArray = np.abs(beta).sum(axis=1) + c * t1.sum(axis=1)
+        return out
+
+
+
+
+def _eta(beta: FloatArray, xt: FloatArray) -> FloatArray:
+    """Linear predictor (B, n) of (B, 3) coefficients; elementwise (no threaded BLAS)."""
+    out: FloatArray = beta[:, 0:1] * xt[0] + beta[:, 1:2] * xt[1] + beta[:, 2:3] * xt[2]
+    return out
+
+
+def _softplus_sigmoid(eta: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``log(1 + e^eta)`` and ``sigma(eta)`` from one exp and one log1p."""
+    e = np.exp(-np.abs(eta))
+    sp = np.maximum(eta, 0.0) + np.log1p(e)
+    mu = np.where(eta >= 0, 1.0, e) / (1.0 + e)
+    return sp, mu
+
+
+def _objective(beta: FloatArray, sp: FloatArray, eta: FloatArray, p: FloatArray,
+               w: FloatArray, c: FloatArray) -> FloatArray:
+    """Per-problem ``|beta|_1 + C sum w xent``; xent(p, eta) = log(1 + e^eta) - p eta."""
+    out: FloatArray = np.abs(beta).sum(axis=1) + c * np.einsum("bn,bn->b", w, sp - p * eta)
+    return out
+
+
+def _l1_quadratic(a: FloatArray, h: FloatArray) -> FloatArray:
+    """Exact ``argmin_z a.z + z'Hz/2 + |z|_1`` for (B, 3) ``a`` and (B, 3, 3) ``h``.
+
+    The minimiser solves the linear system of its own sign pattern; we solve all 27 and keep
+    the best sign-consistent one (the all-zero pattern is always consistent).
+    """
+    s = _PATTERNS                                        # (P, 3)
+    free = s != 0.0
+    mask = free[:, :, None] & free[:, None, :]           # (P, 3, 3)
+    m = np.where(mask[None], h[:, None], 0.0) + np.where(free, 0.0, 1.0)[None, :, :, None] \
+        * np.eye(3)[None, None]
+    rhs = np.where(free[None], -(a[:, None, :] + s[None]), 0.0)  # (B, P, 3)
+    z = np.linalg.solve(m, rhs[..., None])[..., 0]
+    ok = np.all(np.where(free[None], np.sign(z) == s[None], True), axis=2)
+    val = np.einsum("bpi,bi->bp", z, a) + 0.5 * np.einsum("bpi,bij,bpj->bp", z, h, z) \
+        + np.abs(z).sum(axis=2)
+    val = np.where(ok, val, np.inf)
+    out: FloatArray = z[np.arange(len(a)), np.argmin(val, axis=1)]
+    return out
+
+
+def l1_soft_logistic(
+    x: FloatArray,
+    p: FloatArray,
+    w: FloatArray,
+    c: FloatArray,
+    *,
+    init: FloatArray | None = None,
+    tol: float = 1e-11,
+    max_iter: int = 100,
+) -> FloatArray:
+    r"""Solve B L1-penalised soft-label logistic regressions with 3 features at once, exactly.
+
+    Minimises :math:`\lVert\beta_b\rVert_1 + C_b\sum_i w_{bi}\,\mathrm{xent}(p_i, x_i\beta_b)`
+    for each problem ``b`` (no intercept): the liblinear objective of scikit-learn's
+    ``LogisticRegression(penalty="l1")`` with sample weights. Proximal Newton: each step
+    minimises the local quadratic model plus the L1 norm exactly (:func:`_l1_quadratic`),
+    then backtracks on the true objective; it stops when no coefficient moves by more than
+    ``tol`` (relative).
+
+    Parameters
+    ----------
+    x : (n, 3) design; p : (n,) targets in [0, 1]; w : (B, n) row weights (0 leaves a row out);
+    c : (B,) penalties; init : (B, 3) warm start.
+    """
+    n_prob = w.shape[0]
+    c = np.asarray(c, dtype=np.float64)
+    xt = np.ascontiguousarray(x.T)
+    xx = np.ascontiguousarray(x[:, _TRI_I] * x[:, _TRI_J])  # the 6 distinct products
+    beta = np.zeros((n_prob, 3)) if init is None else np.array(init, dtype=np.float64)
+    # KKT at zero: if |C grad(0)|_inf <= 1 the solution is exactly zero
+    zero = np.max(np.abs(c[:, None] * np.einsum("bn,nk->bk", w * (0.5 - p), x)),
+                  axis=1) <= 1.0
+    beta[zero] = 0.0
+    active = ~zero
+    ws = _Work(w.shape)
+    eta = ws.eta_of(beta, xt, ws.eta)
+    ws.softplus_sigmoid(eta)
+    f_old = ws.objective(beta, eta, p, w, c)
+    cw = c[:, None] * w
+    for _ in range(max_iter):
+        if not active.any():
+            break
+        t1, t2, mu = ws.t1, ws.t2, ws.mu
+        np.subtract(mu, p, out=t1)
+        t1 *= cw
+        grad = np.einsum("bn,nk->bk", t1, x)
+        np.subtract(1.0, mu, out=t2)
+        t2 *= mu
+        t2 *= cw
+        hess = np.einsum("bn,nk->bk", t2, xx)[:, _TRI_FULL].reshape(-1, 3, 3)
+        step = _l1_quadratic(grad - np.einsum("bij,bj->bi", hess, beta), hess) - beta
+        step[~active] = 0.0
+        d_eta = ws.eta_of(step, xt, ws.d_eta)
+        t = np.ones(n_prob)
+        for _ls in range(40):
+            np.multiply(d_eta, t[:, None], out=ws.eta_new)
+            ws.eta_new += eta
+            ws.softplus_sigmoid(ws.eta_new)
+            f_new = ws.objective(beta + t[:, None] * step, ws.eta_new, p, w, c)
+            bad = f_new > f_old + 1e-13 * np.abs(f_old)
+            if not bad.any():
+                break
+            t = np.where(bad, t * 0.5, t)
+        new = beta + t[:, None] * step
+        done = np.max(np.abs(new - beta), axis=1) <= tol * (1.0 + np.max(np.abs(new), axis=1))
+        beta, f_old = new, f_new
+        eta, ws.eta_new, ws.eta = ws.eta_new, eta, ws.eta_new
+        active &= ~done
+    return beta
+
+
+def fit_lc_glm(
+    x: FloatArray,
+    p: FloatArray,
+    sample_weight: FloatArray,
+    *,
+    cs: FloatArray = DEFAULT_CS,
+    n_splits: int = N_SPLITS,
+) -> tuple[FloatArray, float]:
+    """Cross-validated L1 soft-label logistic fit, as AlpacaEval's ``fit_LogisticRegressionCV``.
+
+    Returns the refitted coefficients and the chosen ``C``. The CV score of a fold is the
+    weighted soft log-likelihood averaged over the fold's rows (clipped at 1e-15); ``C``
+    maximises the mean over folds (first on ties), then the fit is redone on all rows.
+    """
+    n = len(p)
+    if n < n_splits:
+        raise ModelError(f"{n} annotated rows cannot be split into {n_splits} folds")
+    fold = (n - 1 - np.arange(n)) % n_splits
+    n_c = len(cs)
+    # problems: (fold, C) pairs then nothing else; train weights zero out the test fold
+    train = np.repeat((fold[None, :] != np.arange(n_splits)[:, None]), n_c, axis=0)
+    w_cv = train * sample_weight[None, :]
+    c_cv = np.tile(cs, n_splits)  # problem k: fold k // n_c, C = cs[k % n_c]
+    # the full-data path for every C: warm starts for the folds, and the refit itself
+    full = l1_soft_logistic(x, p, np.repeat(sample_weight[None, :], n_c, axis=0), cs)
+    beta_cv = l1_soft_logistic(x, p, w_cv, c_cv, init=np.tile(full, (n_splits, 1)))
+    # log q and log(1 - q) with q = sigma(eta) clipped to [1e-15, 1 - 1e-15]
+    ws = _Work(w_cv.shape)
+    eta = np.clip(ws.eta_of(beta_cv, np.ascontiguousarray(x.T), ws.eta), -_ETA_CLIP, _ETA_CLIP)
+    ws.softplus_sigmoid(eta)
+    ll = sample_weight * (p * eta - ws.sp)  # (B, n): p log q + (1 - p) log(1 - q)
+    scores = np.empty((n_splits, n_c))
+    for f in range(n_splits):
+        test = fold == f
+        scores[f] = ll[f * n_c:(f + 1) * n_c][:, test].mean(axis=1)
+    best = int(np.argmax(scores.mean(axis=0)))
+    c_best = float(cs[best])
+    return full[best], c_best
+
+
+def lc_win_rate(
+    preference: npt.ArrayLike,
+    len_baseline: npt.ArrayLike,
+    len_model: npt.ArrayLike,
+    difficulty: npt.ArrayLike,
+    *,
+    gamed: GamedRows | None = None,
+    regularize_lambda: float | None = REGULARIZE_LAMBDA,
+    cs: FloatArray = DEFAULT_CS,
+    n_splits: int = N_SPLITS,
+) -> LCFit:
+    """LC win rate of one model against the baseline (AlpacaEval ``length_controlled_v1``).
+
+    Parameters
+    ----------
+    preference : AlpacaEval preferences in [1, 2] (0 = legacy tie; NaN = not annotated, kept
+        for the read-off, left out of the fit).
+    len_baseline, len_model : output lengths in characters (``output_1``, ``output_2``).
+    difficulty : instruction difficulty of each row (already looked up, see
+        :func:`lookup_difficulty`).
+    gamed : the gamed-baseline rows; ``None`` fits without regularisation.
+    regularize_lambda : total weight of the gamed rows (AlpacaEval: 0.2, split over the two).
+    """
+    pref = np.asarray(preference, dtype=np.float64)
+    pref = np.where(pref == 0.0, 1.5, pref) - 1.0
+    delta = np.asarray(len_baseline, dtype=np.float64) - np.asarray(len_model, dtype=np.float64)
+    n = len(delta)
+    sd = float(np.std(delta, ddof=1)) if n > 1 else 0.0
+    if not np.isfinite(sd) or sd == 0.0:
+        raise ModelError("all outputs have the same length difference to the baseline; the "
+                         "length term of the LC GLM is not identified")
+    diff = np.asarray(difficulty, dtype=np.float64)
+    x_model = np.column_stack([np.tanh(delta / sd), diff, np.ones(n)])
+    keep = ~np.isnan(pref)
+    xs, ps, ws = [x_model[keep]], [pref[keep]], [np.ones(int(keep.sum()))]
+    if gamed is not None and regularize_lambda:
+        g_keep = ~np.isnan(gamed.preference)
+        xs.insert(0, np.column_stack([np.tanh(gamed.std_delta_len), gamed.difficulty,
+                                      np.zeros(len(gamed.preference))])[g_keep])
+        ps.insert(0, gamed.preference[g_keep])
+        ws.insert(0, np.full(int(g_keep.sum()), regularize_lambda / 2.0))
+    beta, c_best = fit_lc_glm(np.vstack(xs), np.concatenate(ps), np.concatenate(ws),
+                              cs=cs, n_splits=n_splits)
+    glm = _sigmoid(beta[2] + beta[1] * diff)
+    se = float(np.std(glm, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    return LCFit(float(glm.mean() * 100), se * 100, beta, c_best, glm)
+
+
+def lookup_difficulty(
+    by_index: FloatArray,
+    position: IntArray,
+    instruction_index: IntArray | None,
+    *,
+    lookup: str = "position",
+    model: str = "",
+) -> tuple[FloatArray, int]:
+    """Instruction difficulty of each row; returns ``(difficulty, n_shifted)``.
+
+    ``lookup="position"`` reproduces AlpacaEval: row ``k`` of a model's annotations gets the
+    difficulty of instruction ``k``. ``n_shifted`` counts rows whose instruction index (when
+    known) differs from their position, i.e. rows that get another instruction's difficulty.
+    ``lookup="instruction"`` uses the instruction index (the corrected behaviour).
+    """
+    keys = position if lookup == "position" else instruction_index
+    if keys is None:
+        raise DataError(f"model '{model}': --difficulty-lookup instruction needs an "
+                        "instruction_index column", field="instruction_index",
+                        fix="Add the 0-based index of each instruction in AlpacaEval order, "
+                            "or use the default position lookup.")
+    if lookup not in ("position", "instruction"):
+        raise ModelError(f"unknown difficulty lookup '{lookup}'; use position or instruction")
+    if len(keys) and (keys.min() < 0 or keys.max() >= len(by_index)):
+        raise DataError(f"model '{model}': {lookup} {int(keys.max())} has no instruction "
+                        f"difficulty (the difficulty table has {len(by_index)} entries)",
+                        fix="Give a difficulty table covering every instruction.")
+    out = by_index[keys]
+    if np.isnan(out).any():
+        raise DataError(f"model '{model}': missing instruction difficulty for "
+                        f"{int(np.isnan(out).sum())} rows",
+                        fix="Give a difficulty table covering every instruction.")
+    shifted = 0
+    if instruction_index is not None and lookup == "position":
+        shifted = int((position != instruction_index).sum())
+    return out, shifted
+
+
+def is_extreme_change(win_rate: float, lc: float, abs_diff: float = 10.0,
+                      rel_diff: float = 4.0) -> bool:
+    """AlpacaEval's warning rule: the LC rate moved by more than ``abs_diff`` or a ``rel_diff``
+    share of the room on that side (a sign the GLM may have failed)."""
+    too_small = lc < min(win_rate - win_rate / rel_diff, win_rate - abs_diff)
+    too_large = lc > max(win_rate + (100 - win_rate) / rel_diff, win_rate + abs_diff)
+    return bool(too_small or too_large)
+
+
+def estimate_difficulty(
+    preference: list[FloatArray],
+    len_baseline: list[IntArray],
+    len_model: list[IntArray],
+    key: list[IntArray],
+    n_instructions: int,
+) -> FloatArray:
+    r"""Instruction difficulty from a joint GLM over many models (AlpacaEval's notebook).
+
+    ``notebooks/instruction_difficulty.ipynb`` of AlpacaEval fits, over all models' rows,
+
+    .. math:: \mathrm{logit}\,P(m \succ b \mid x) = \theta_m
+              + \phi_m \tanh(\Delta_{mx}/\mathrm{sd}_m)
+              + \gamma_x
+
+    with one difficulty :math:`\gamma_x` per instruction (the first fixed at 0) and reads
+    :math:`\gamma` off as the difficulty. We maximise the soft-label likelihood exactly
+    (L-BFGS); the notebook's cross-validated L1 penalty, which barely binds at the chosen
+    ``C``, is left out. ``key`` is each row's instruction key (position or index).
+    Instructions no model saw get NaN.
+    """
+    from scipy.optimize import minimize
+
+    n_m = len(preference)
+    ys, ts, ms, ks = [], [], [], []
+    for i, (y, l1, l2, k) in enumerate(zip(preference, len_baseline, len_model, key, strict=True)):
+        y = np.where(np.asarray(y) == 0.0, 1.5, np.asarray(y, dtype=np.float64)) - 1.0
+        delta = np.asarray(l1, dtype=np.float64) - np.asarray(l2, dtype=np.float64)
+        sd = float(np.std(delta, ddof=1)) if len(delta) > 1 else 0.0
+        ok = ~np.isnan(y) & (np.asarray(l2) != 0)
+        ys.append(y[ok])
+        ts.append(np.tanh(delta[ok] / sd) if sd > 0 else np.zeros(int(ok.sum())))
+        ms.append(np.full(int(ok.sum()), i))
+        ks.append(np.asarray(k)[ok])
+    y, t = np.concatenate(ys), np.concatenate(ts)
+    m, k = np.concatenate(ms), np.concatenate(ks)
+    n_x = n_instructions
+
+    def fun(theta: FloatArray) -> tuple[float, FloatArray]:
+        a, b, g = theta[:n_m], theta[n_m:2 * n_m], np.concatenate([[0.0], theta[2 * n_m:]])
+        eta = a[m] + b[m] * t + g[k]
+        f = float((np.logaddexp(0.0, eta) - y * eta).sum())
+        r = 1.0 / (1.0 + np.exp(-eta)) - y
+        grad = np.concatenate([np.bincount(m, r, n_m), np.bincount(m, r * t, n_m),
+                               np.bincount(k, r, n_x)[1:]])
+        return f, grad
+
+    res = minimize(fun, np.zeros(2 * n_m + n_x - 1), jac=True, method="L-BFGS-B",
+                   options={"maxiter": 5000, "gtol": 1e-9, "ftol": 1e-15})
+    gamma = np.concatenate([[0.0], res.x[2 * n_m:]])
+    seen = np.bincount(k, minlength=n_x) > 0
+    out: FloatArray = np.where(seen, gamma, np.nan)
+    return out
