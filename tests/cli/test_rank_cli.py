@@ -102,3 +102,23 @@ def test_rank_works_on_every_shared_data_set(shared_data, tmp_path, relpath, ext
     doc = json.loads(res.stdout[res.stdout.index("{"):])
     assert len(doc["models"]) >= 2
     assert doc["n_comparisons"] > 0
+
+
+def test_streamed_native_file_equals_in_memory_path(tmp_path, shared_data):
+    src = shared_data / "fastchat-reference" / "battles_10k.parquet"
+    native = tmp_path / "native.parquet"
+    table = pq.read_table(src).select(["model_a", "model_b", "winner", "tstamp"])
+    pq.write_table(table, native)
+    streamed = json.loads(run("rank", str(native), "--format", "json").stdout)
+    mapped = json.loads(run("rank", str(native), "--format", "json", "--from", "arena").stdout)
+    assert [m["model"] for m in streamed["models"]] == [m["model"] for m in mapped["models"]]
+    for a, b in zip(streamed["models"], mapped["models"]):
+        assert a["rating"] == pytest.approx(b["rating"], abs=1e-9)
+
+
+def test_bad_rows_in_a_native_file_get_row_level_errors(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("prompt_id,model_a,model_b,winner\n1,a,b,model_a\n2,b,a,A\n3,a,b,tie\n")
+    res = run("rank", str(bad))
+    assert res.exit_code == 1
+    assert "row" in res.output and "'winner'" in res.output and "'A'" in res.output

@@ -14,7 +14,7 @@ from rich.table import Table
 from preflab._errors import PreflabError
 from preflab.cli._common import console, handle_errors, rich_progress
 from preflab.cli._input import comparison_input_options, load_comparisons
-from preflab.rank import SCALES, TIES, Leaderboard, leaderboard
+from preflab.rank import SCALES, TIES, Leaderboard, PairCounts, leaderboard, native_counts
 
 
 def parse_anchor(value: str | None) -> tuple[str, float] | None:
@@ -102,10 +102,13 @@ def rank_command(file: str, method: str, ties: str, anchor: str | None, scale: s
     """
     from preflab.sample import resolve
 
-    table = load_comparisons(resolve(file), **input_options)
+    path = resolve(file)
+    table = _fast_counts(path, method, by, ties, input_options)
     n_slices = 1
-    if by is not None and by in table.column_names:
-        n_slices += len(set(table.column(by).to_pylist()) - {None})
+    if table is None:
+        table = load_comparisons(path, **input_options)
+        if by is not None and by in table.column_names:
+            n_slices += len(set(table.column(by).to_pylist()) - {None})
     if method == "bt" and n_bootstrap > 0:
         with rich_progress("bootstrap", total=n_bootstrap * n_slices) as progress:
             boards = leaderboard(table, method=method, ties=ties, anchor=parse_anchor(anchor),
@@ -119,11 +122,34 @@ def rank_command(file: str, method: str, ties: str, anchor: str | None, scale: s
     if report:
         from preflab.report import Board, write_report
 
-        summary = (f"{table.num_rows:,} comparisons from {file}; method {method}, ties {ties}"
+        n_rows = boards[0].ratings.n_comparisons
+        summary = (f"{n_rows:,} comparisons from {file}; method {method}, ties {ties}"
                    + (f", {n_bootstrap} bootstrap rounds (seed {seed})" if n_bootstrap else ""))
         write_report(report, [Board(b.name, b.ratings, b.counts) for b in boards],
                      title="preflab leaderboard", summary=summary)
         console.print(f"report written to {report}")
+
+
+def _fast_counts(path: str, method: str, by: str | None, ties: str,
+                 input_options: dict[str, Any]) -> PairCounts | None:
+    """Counts streamed from a native comparisons file (no table in memory), when possible.
+
+    Only without adapter options, slices or Elo; any problem in the data falls back to the
+    full reader, which reports every bad row with its row number, field and fix.
+    """
+    if method != "bt" or by is not None or any(v is not None for v in input_options.values()):
+        return None
+    from preflab.data import file_format
+
+    try:
+        if file_format(path) not in ("parquet", "csv", "jsonl"):
+            return None
+        counts = native_counts(path, ties="half" if ties == "drop" else ties)
+    except PreflabError:
+        return None
+    if counts is not None:
+        console.print("detected format: native (streamed into counts)", highlight=False)
+    return counts
 
 
 def _emit(boards: list[Leaderboard], fmt: str, output: str | None, top: int | None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from preflab.rank._bootstrap import bootstrap_intervals, bootstrap_scores
 from preflab.rank._bradley_terry import PairStats, bt_mle
-from preflab.rank._counts import TIES, PairCounts, counts_from_arrays, pair_counts
+from preflab.rank._counts import TIES, PairCounts, counts_from_arrays, native_counts, pair_counts
 from preflab.rank._davidson import davidson_mle
 from preflab.rank._elo import online_elo
 from preflab.rank._fit import fit_bradley_terry
@@ -16,6 +16,7 @@ __all__ = [
     "SCALES",
     "Leaderboard",
     "leaderboard",
+    "native_counts",
     "TIES",
     "PairCounts",
     "PairStats",

@@ -11,7 +11,10 @@ on the same scale and anchor as the point estimate; intervals are percentiles.
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 import numpy as np
@@ -26,10 +29,6 @@ from preflab.rank._ratings import FloatArray, Ratings, rank_from_ratings, to_sca
 Progress = Callable[..., Any]
 
 
-def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-
-
 def draw_rows(counts: PairCounts, n_rounds: int, rng: np.random.Generator,
               resample: str = "multinomial") -> FloatArray:
     """Row counts per cell for ``n_rounds`` bootstrap replicates, shape (n_rounds, k)."""
@@ -42,6 +41,35 @@ def draw_rows(counts: PairCounts, n_rounds: int, rng: np.random.Generator,
     raise ModelError(f"unknown resample '{resample}'; use multinomial or poisson")
 
 
+def _seed_sequence(rng: np.random.Generator | int | None) -> np.random.SeedSequence:
+    if isinstance(rng, np.random.Generator):
+        return np.random.SeedSequence(int(rng.integers(2**63)))
+    return np.random.SeedSequence(rng)
+
+
+def _run_chunk(job: tuple[PairCounts, str, float, FloatArray, str, int,
+                          np.random.SeedSequence]) -> FloatArray:
+    """Fit ``size`` replicates drawn with their own seed (one chunk of the bootstrap)."""
+    counts, ties, prior, base, resample, size, seed = job
+    gen = np.random.default_rng(seed)
+    draws = draw_rows(counts, size, gen, resample)
+    out = np.empty((size, counts.n_models))
+    # A replicate may leave a model with only wins (its MLE is infinite); a tiny ridge keeps
+    # it finite (a huge rating, which is what the data say) and moves nothing else (1e-8).
+    ridge = prior or 1e-8
+    if ties != "davidson":
+        stats = PairStats.from_counts(counts)
+        unit = np.divide(counts.weights, counts.rows, out=np.ones_like(counts.weights),
+                         where=counts.rows > 0)
+        for r in range(size):
+            out[r] = fit_scores(stats.with_weights(unit * draws[r]), prior=ridge, init=base)
+    else:
+        for r in range(size):
+            out[r], _ = fit_counts(counts.reweighted(draws[r]), ties=ties, prior=ridge,
+                                   init=base)
+    return out
+
+
 def bootstrap_scores(
     counts: PairCounts,
     *,
@@ -51,32 +79,39 @@ def bootstrap_scores(
     prior: float = 0.0,
     resample: str = "multinomial",
     progress: Progress | None = None,
-    chunk: int = 100,
+    n_jobs: int | None = None,
+    chunk: int = 50,
 ) -> FloatArray:
-    """Natural-log strengths of each replicate, shape (n_rounds, n_models)."""
-    gen = _rng(rng)
+    """Natural-log strengths of each replicate, shape (n_rounds, n_models).
+
+    Rounds are split into chunks of ``chunk`` rounds, each with its own child seed of
+    ``rng``, so the result is the same whatever ``n_jobs`` is. ``n_jobs`` worker processes
+    (default: all cores when the job is large enough to pay for them) share the work.
+    """
+    counts = counts.collapsed()
     base, _ = fit_counts(counts, ties=ties, prior=prior)
-    out = np.empty((n_rounds, counts.n_models))
-    stats = PairStats.from_counts(counts) if ties != "davidson" else None
-    unit = np.divide(counts.weights, counts.rows, out=np.ones_like(counts.weights),
-                     where=counts.rows > 0)
-    done = 0
-    while done < n_rounds:
-        size = min(chunk, n_rounds - done)
-        draws = draw_rows(counts, size, gen, resample)
-        for r in range(size):
-            if stats is not None:
-                # A replicate may leave a model with only wins; a tiny ridge keeps it finite
-                # and is negligible elsewhere (1e-8 on logit scores).
-                out[done + r] = fit_scores(stats.with_weights(unit * draws[r]),
-                                           prior=prior or 1e-8, init=base)
-            else:
-                out[done + r], _ = fit_counts(counts.reweighted(draws[r]), ties=ties,
-                                              prior=prior or 1e-8, init=base)
-        done += size
-        if progress is not None:
-            progress(advance=size)
-    return out
+    sizes = [min(chunk, n_rounds - i) for i in range(0, n_rounds, chunk)]
+    seeds = _seed_sequence(rng).spawn(len(sizes))
+    jobs = [(counts, ties, prior, base, resample, size, seed) for size, seed in zip(sizes, seeds)]
+    if n_jobs is None:
+        big = len(counts.rows) * n_rounds * (counts.n_models / 100) > 3e6
+        n_jobs = min(os.cpu_count() or 1, len(jobs)) if big else 1
+    results: list[FloatArray] = [np.empty(0)] * len(jobs)
+    if n_jobs <= 1 or len(jobs) == 1:
+        for i, job in enumerate(jobs):
+            results[i] = _run_chunk(job)
+            if progress is not None:
+                progress(advance=job[5])
+    else:
+        methods = mp.get_all_start_methods()
+        ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+        with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
+            futures = {pool.submit(_run_chunk, job): i for i, job in enumerate(jobs)}
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                if progress is not None:
+                    progress(advance=jobs[futures[fut]][5])
+    return np.concatenate(results, axis=0)
 
 
 def bootstrap_intervals(
@@ -91,6 +126,7 @@ def bootstrap_intervals(
     level: float = 0.95,
     resample: str = "multinomial",
     progress: Progress | None = None,
+    n_jobs: int | None = None,
 ) -> Ratings:
     """Bradley–Terry ratings with percentile bootstrap intervals and rank intervals.
 
@@ -111,7 +147,7 @@ def bootstrap_intervals(
     if prior == 0.0:
         check_identifiable(counts)
     reps = bootstrap_scores(counts, n_rounds=n_rounds, rng=rng, ties=ties, prior=prior,
-                            resample=resample, progress=progress)
+                            resample=resample, progress=progress, n_jobs=n_jobs)
     scaled = to_scale(reps, counts.models, scale=scale, anchor=anchor)
     q = [(1 - level) / 2, (1 + level) / 2]
     ci = np.quantile(scaled, q, axis=0).T

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from preflab._errors import ModelError
+from preflab._errors import DataError, ModelError
 from preflab.rank._ratings import FloatArray, IntArray
 
 TIES = ("half", "drop", "davidson")
@@ -63,6 +63,35 @@ class PairCounts:
                          where=self.rows > 0)
         return PairCounts(self.models, self.matchups, self.outcomes, unit * rows,
                           np.asarray(rows, dtype=np.float64), int(np.sum(rows)))
+
+    def collapsed(self) -> PairCounts:
+        """Equivalent counts with one cell per (unordered pair, outcome, row weight).
+
+        Sides are put in a canonical order (first index smaller, outcome flipped with them)
+        and the two kinds of tie merged. Merging categories of a multinomial keeps its law,
+        so a multinomial draw over these cells is still exactly a row bootstrap, with fewer
+        cells to draw.
+        """
+        a, b = self.matchups[:, 0], self.matchups[:, 1]
+        swap = a > b
+        lo, hi = np.where(swap, b, a), np.where(swap, a, b)
+        out = np.where(swap, 1.0 - self.outcomes, self.outcomes)
+        unit = np.divide(self.weights, self.rows, out=np.ones_like(self.weights),
+                         where=self.rows > 0)
+        m = self.n_models
+        code = (out * 2).astype(np.int64)  # 0, 1 (tie), 2
+        uniq_unit, unit_idx = np.unique(unit, return_inverse=True)
+        key = ((lo * m + hi) * 3 + code) * len(uniq_unit) + unit_idx.reshape(-1)
+        keys, inv = np.unique(key, return_inverse=True)
+        inv = inv.reshape(-1)
+        rows = np.bincount(inv, self.rows, len(keys))
+        weights = np.bincount(inv, self.weights, len(keys))
+        k_unit = keys % len(uniq_unit)
+        rest = keys // len(uniq_unit)
+        pair, k_code = rest // 3, rest % 3
+        matchups = np.stack([pair // m, pair % m], axis=1)
+        del k_unit
+        return PairCounts(self.models, matchups, k_code / 2.0, weights, rows, self.n_rows)
 
     def per_model(self) -> tuple[FloatArray, FloatArray]:
         """(comparisons per model, win rate per model with ties as half), weighted."""
@@ -122,8 +151,9 @@ def pair_counts(
         Both ``tie`` and ``tie_bothbad`` count as ties, as in Chatbot Arena.
     where : optional SQL filter (e.g. ``"category = 'coding'"``).
 
-    Rows with ``weight`` null count 1. Validation happens in the readers; here the winner is
-    assumed to be one of the schema's labels.
+    Rows with ``weight`` null count 1. Every row-level check that does not need row numbers
+    (winner labels, empty names, a model against itself, NaN/negative weights) runs on the
+    grouped counts and raises :class:`DataError`; the readers give row-by-row detail.
     """
     if ties not in TIES:
         raise ModelError(f"unknown ties option '{ties}'; use one of {', '.join(TIES)}")
@@ -134,8 +164,9 @@ def pair_counts(
             cols = source.column_names
             rel = "battles"
         else:
-            path = str(source)
-            rel = _file_relation(path)
+            from preflab.data import scan_sql
+
+            rel = scan_sql(source)
             cols = [d[0] for d in con.sql(f"DESCRIBE SELECT * FROM {rel}").fetchall()]
         weight = "COALESCE(CAST(weight AS DOUBLE), 1.0)" if "weight" in cols else "1.0"
         filt = f"WHERE {where}" if where else ""
@@ -149,14 +180,28 @@ def pair_counts(
     return _from_grouped(res, ties)
 
 
-def _file_relation(path: str) -> str:
-    p = path.replace("'", "''")
-    low = path.lower()
-    if low.endswith((".parquet", ".pq")):
-        return f"read_parquet('{p}')"
-    if low.endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz")):
-        return f"read_csv_auto('{p}')"
-    return f"read_json_auto('{p}')"
+def _check_groups(a: list[object], b: list[object], winner: list[object], unit: np.ndarray,
+                  rows: np.ndarray) -> None:
+    """Row-level validity checks, done on the groups (every check is a function of the keys)."""
+    problems = []
+    bad_label = sorted({str(x) for x in winner if x not in _WINNER_TO_OUTCOME})
+    if bad_label:
+        problems.append(f"winner labels {bad_label[:5]} are not one of model_a, model_b, tie, "
+                        "tie_bothbad")
+    n_empty = sum(r for x, y, r in zip(a, b, rows)
+                  if x is None or y is None or not str(x).strip() or not str(y).strip())
+    if n_empty:
+        problems.append(f"{int(n_empty)} rows have an empty model name")
+    n_self = sum(r for x, y, r in zip(a, b, rows) if x is not None and x == y)
+    if n_self:
+        problems.append(f"{int(n_self)} rows compare a model with itself")
+    n_bad_w = int(rows[~(unit >= 0)].sum())
+    if n_bad_w:
+        problems.append(f"{n_bad_w} rows have a NaN or negative weight")
+    if problems:
+        raise DataError("invalid comparisons: " + "; ".join(problems),
+                        fix="Run `preflab validate FILE` for the rows and fields, or read it "
+                            "with --skip-invalid REJECTS.")
 
 
 def _from_grouped(res: pa.Table, ties: str) -> PairCounts:
@@ -164,20 +209,37 @@ def _from_grouped(res: pa.Table, ties: str) -> PairCounts:
     b = np.asarray(res.column("model_b").to_pylist(), dtype=object)
     winner = res.column("winner").to_pylist()
     w = res.column("w").to_numpy().astype(np.float64)
+    _check_groups(a.tolist(), b.tolist(), winner,
+                  res.column("unit").to_numpy(zero_copy_only=False).astype(np.float64),
+                  res.column("n").to_numpy().astype(np.float64))
     rows = res.column("n").to_numpy().astype(np.float64)
     n_rows = int(rows.sum())
     models = tuple(sorted(set(a.tolist()) | set(b.tolist())))
     index = {m: i for i, m in enumerate(models)}
     ia = np.fromiter((index[x] for x in a), dtype=np.int64, count=len(a))
     ib = np.fromiter((index[x] for x in b), dtype=np.int64, count=len(b))
-    try:
-        out = np.fromiter((_WINNER_TO_OUTCOME[x] for x in winner), dtype=np.float64,
-                          count=len(winner))
-    except KeyError as exc:
-        raise ModelError(f"winner label {exc} is not one of model_a, model_b, tie, "
-                         "tie_bothbad; read the file with `preflab validate` first") from exc
+    out = np.fromiter((_WINNER_TO_OUTCOME[x] for x in winner), dtype=np.float64,
+                      count=len(winner))
     counts = PairCounts(models, np.stack([ia, ib], axis=1).reshape(-1, 2), out, w, rows, n_rows)
     return counts.drop_ties() if ties == "drop" else counts
+
+
+def native_counts(path: str | Path, *, ties: str = "half") -> PairCounts | None:
+    """Counts streamed straight from a *native* comparisons file, or ``None`` if it is not one.
+
+    The fast path for large files: one DuckDB pass, no table in memory. Other formats (and
+    files that need an adapter) return ``None``; use :func:`preflab.data.read_input` then.
+    """
+    from preflab.data import detect_format, scan_sql
+
+    con = duckdb.connect()
+    try:
+        cols = [d[0] for d in con.sql(f"DESCRIBE SELECT * FROM {scan_sql(path)}").fetchall()]
+    finally:
+        con.close()
+    if detect_format(cols, path=str(path)) != "native":
+        return None
+    return pair_counts(path, ties=ties)
 
 
 def counts_from_arrays(

@@ -30,7 +30,7 @@ class Leaderboard:
 
 
 def leaderboard(
-    table: pa.Table,
+    table: pa.Table | PairCounts,
     *,
     method: str = "bt",
     ties: str = "half",
@@ -51,8 +51,12 @@ def leaderboard(
     """
     if method not in METHODS:
         raise ModelError(f"unknown method '{method}'; use one of {', '.join(METHODS)}")
-    slices: list[tuple[str, pa.Table]] = [("overall", table)]
-    if by is not None:
+    if isinstance(table, PairCounts):
+        if method != "bt" or by is not None:
+            raise ModelError("counts alone support only method='bt' without slices; pass the "
+                             "comparisons table for Elo or --by")
+    slices: list[tuple[str, pa.Table | PairCounts]] = [("overall", table)]
+    if by is not None and isinstance(table, pa.Table):
         if by not in table.column_names:
             raise ModelError(f"--by {by}: no such column; columns are "
                              f"{', '.join(table.column_names)}")
@@ -63,9 +67,12 @@ def leaderboard(
     boards = []
     for name, part in slices:
         if method == "elo":
+            assert isinstance(part, pa.Table)
             boards.append(Leaderboard(name, online_elo(part), pair_counts(part)))
             continue
-        counts = pair_counts(part, ties=ties)
+        counts = part if isinstance(part, PairCounts) else pair_counts(part, ties=ties)
+        if ties == "drop":
+            counts = counts.drop_ties()
         if bootstrap > 0:
             ratings = bootstrap_intervals(counts, n_rounds=bootstrap, rng=gen, ties=ties,
                                           anchor=anchor, scale=scale, prior=prior,
