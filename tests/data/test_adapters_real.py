@@ -206,7 +206,8 @@ def test_fastchat_battles_with_flat_style_columns(shared_data: Path) -> None:
     assert r.table.column("tstamp").to_pylist() == raw.column("tstamp").to_pylist()
 
 
-def test_arena_nested_conv_metadata(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", ["jsonl", "json"])
+def test_arena_nested_conv_metadata(tmp_path: Path, suffix: str) -> None:
     rows = [
         {"question_id": "q1", "model_a": "x", "model_b": "y", "winner": "tie (bothbad)",
          "judge": "arena_user_1", "language": "English", "turn": 1, "tstamp": 1.5,
@@ -223,8 +224,11 @@ def test_arena_nested_conv_metadata(tmp_path: Path) -> None:
          "judge": "human:7", "language": "German", "turn": 2, "tstamp": 2.5,
          "conv_metadata": None},
     ]
-    p = tmp_path / "battles.jsonl"
-    p.write_text("\n".join(json.dumps(r) for r in rows))
+    p = tmp_path / f"battles.{suffix}"
+    if suffix == "jsonl":
+        p.write_text("\n".join(json.dumps(r) for r in rows))
+    else:
+        p.write_text(json.dumps(rows, indent=1))  # FastChat's clean_battle JSON array
     r = read_input(p)
     assert r.format == "arena"
     got = r.table.to_pylist()

@@ -95,6 +95,21 @@ def _read_jsonl(p: Path) -> pa.Table:
 
 
 def _read_json(p: Path) -> pa.Table:
+    """A JSON array of records through DuckDB (streamed parse, typed nested columns); anything
+    else (column-oriented objects, mixed types DuckDB refuses) through Python's json."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        head = _first_char(p)
+        if head == "[":
+            rel = con.sql(f"SELECT * FROM read_json({_sql_string(str(p))}, format='array', "
+                          "maximum_object_size=1073741824, sample_size=-1)")
+            return arrow_table(rel)
+    except duckdb.Error:
+        pass
+    finally:
+        con.close()
     with _open_text(p) as fh:
         data = json.load(fh)
     if isinstance(data, dict):
@@ -127,6 +142,14 @@ def _records_to_table(rows: list[object]) -> pa.Table:
             for k in keys
         }
         return pa.table(cols)
+
+
+def _first_char(p: Path) -> str:
+    with _open_text(p) as fh:
+        while True:
+            c = fh.read(1)
+            if not c or not c.isspace():
+                return str(c)
 
 
 def _open_text(p: Path):  # type: ignore[no-untyped-def]
