@@ -333,3 +333,10 @@ def test_kept_plus_rejected_is_the_input(rows: list[tuple[Any, Any, Any, Any]],
         with pytest.raises(DataError) as err:
             adapt_table(table, source="native")
         assert err.value.row == expected_bad[0]
+
+
+def test_null_ids_are_not_duplicates_of_each_other() -> None:
+    t = pa.table({"model_a": ["x", "y", "x", "z"], "model_b": ["y", "z", "z", "x"],
+                  "winner": ["tie"] * 4, "battle_id": [None, "b", None, "b"]})
+    r = adapt_table(t, strict=False)
+    assert r.rejects.select(["row", "field"]).to_pylist() == [{"row": 3, "field": "battle_id"}]

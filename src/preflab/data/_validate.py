@@ -117,7 +117,9 @@ def _duplicates(table: pa.Table, keys: Sequence[str]) -> tuple[np.ndarray, np.nd
     first = sub.group_by(list(keys), use_threads=False).aggregate([("_i", "min")])
     joined = sub.join(first, list(keys), join_type="left outer", use_threads=False)
     order = np.argsort(joined.column("_i").to_numpy())
-    first_of = joined.column("_i_min").to_numpy()[order]
+    # rows with a null key match nothing in the join: they are their own first occurrence
+    first = pc.coalesce(joined.column("_i_min"), joined.column("_i"))
+    first_of = np.asarray(first.to_numpy(), dtype=np.int64)[order]
     return first_of != np.arange(n), first_of
 
 
