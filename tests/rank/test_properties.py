@@ -9,21 +9,35 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 import preflab.testing
-from preflab.rank import fit_bradley_terry
-
-_FLIP = {"model_a": "model_b", "model_b": "model_a", "tie": "tie", "tie_bothbad": "tie_bothbad"}
-
-
-def swap(table: pa.Table) -> pa.Table:
-    return pa.table({"model_a": table.column("model_b"), "model_b": table.column("model_a"),
-                     "winner": [_FLIP[w] for w in table.column("winner").to_pylist()]})
+from preflab.data import swap_sides
+from preflab.rank import bootstrap_intervals, fit_bradley_terry
 
 
 @settings(max_examples=40, deadline=None)
 @given(table=preflab.testing.comparisons(min_models=3, mle_exists=True))
 def test_bt_ignores_side_swap(table):
-    assert_allclose(fit_bradley_terry(table).rating, fit_bradley_terry(swap(table)).rating,
-                    atol=1e-6)
+    assert_allclose(fit_bradley_terry(table).rating,
+                    fit_bradley_terry(swap_sides(table)).rating, atol=1e-6)
+
+
+@settings(max_examples=15, deadline=None)
+@given(table=preflab.testing.comparisons(min_models=3, mle_exists=True, min_rows=20))
+def test_bootstrap_ignores_side_swap(table):
+    # same seed, same cells after collapsing sides: identical replicates
+    a = bootstrap_intervals(table, n_rounds=20, rng=0)
+    b = bootstrap_intervals(swap_sides(table), n_rounds=20, rng=0)
+    assert_allclose(a.ci, b.ci, atol=1e-6)
+
+
+@settings(max_examples=30, deadline=None)
+@given(table=preflab.testing.comparisons(min_models=3, mle_exists=True))
+def test_davidson_ignores_side_swap(table):
+    if not any(w.startswith("tie") for w in table.column("winner").to_pylist()):
+        table = pa.concat_tables([table, pa.table({
+            "prompt_id": ["x"], "model_a": [table.column("model_a")[0].as_py()],
+            "model_b": [table.column("model_b")[0].as_py()], "winner": ["tie"]})])
+    assert_allclose(fit_bradley_terry(table, ties="davidson").rating,
+                    fit_bradley_terry(swap_sides(table), ties="davidson").rating, atol=1e-4)
 
 
 @settings(max_examples=40, deadline=None)

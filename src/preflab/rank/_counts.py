@@ -14,6 +14,7 @@ import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from preflab._errors import DataError, ModelError
 from preflab.rank._ratings import FloatArray, IntArray
@@ -157,6 +158,33 @@ def pair_counts(
     """
     if ties not in TIES:
         raise ModelError(f"unknown ties option '{ties}'; use one of {', '.join(TIES)}")
+    if isinstance(source, pa.Table) and where is None:
+        res = _group_arrow(source)
+    else:
+        res = _group_duckdb(source, where)
+    return _from_grouped(res, ties)
+
+
+def _group_arrow(table: pa.Table) -> pa.Table:
+    """Group an in-memory table with pyarrow (no database start-up for small tables)."""
+    n = table.num_rows
+    if "weight" in table.column_names:
+        unit = pc.fill_null(table.column("weight").cast(pa.float64()), 1.0)
+    else:
+        unit = pa.array(np.ones(n))
+    t = pa.table({"model_a": table.column("model_a").cast(pa.string()),
+                  "model_b": table.column("model_b").cast(pa.string()),
+                  "winner": table.column("winner").cast(pa.string()),
+                  "unit": unit, "one": pa.array(np.ones(n, dtype=np.int64))})
+    g = t.group_by(["model_a", "model_b", "winner", "unit"], use_threads=False).aggregate(
+        [("unit", "sum"), ("one", "sum")])
+    g = g.rename_columns([{"unit_sum": "w", "one_sum": "n"}.get(c, c) for c in g.column_names])
+    return g.sort_by([("model_a", "ascending"), ("model_b", "ascending"),
+                      ("winner", "ascending"), ("unit", "ascending")])
+
+
+def _group_duckdb(source: pa.Table | str | Path, where: str | None) -> pa.Table:
+    """Group a file (streamed) or a table with a SQL filter in DuckDB."""
     con = duckdb.connect()
     try:
         if isinstance(source, pa.Table):
@@ -173,11 +201,9 @@ def pair_counts(
         q = (f"SELECT model_a, model_b, winner, {weight} AS unit, SUM({weight}) AS w, "
              f"COUNT(*) AS n FROM {rel} {filt} GROUP BY ALL ORDER BY ALL")
         res = con.sql(q).arrow()
-        if hasattr(res, "read_all"):
-            res = res.read_all()
+        return res.read_all() if hasattr(res, "read_all") else res
     finally:
         con.close()
-    return _from_grouped(res, ties)
 
 
 def _check_groups(a: list[object], b: list[object], winner: list[object], unit: np.ndarray,
