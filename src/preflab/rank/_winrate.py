@@ -453,8 +453,13 @@ def win_rate_board(
         st = win_rate_stats(m.preference)
         lc, lc_se, c_best, shifted = float("nan"), float("nan"), float("nan"), 0
         if length_controlled and by_key is not None:
-            if m.model == base:
+            identical = bool(np.all(m.len_baseline == m.len_model)
+                             and np.all((m.preference == 1.5) | (m.preference == 0.0)))
+            if m.model == base or identical:
                 lc, lc_se = 50.0, 0.0
+                if m.model != base:
+                    notes.append(f"{m.model}: every output has the baseline's length and every "
+                                 "preference is a tie; LC win rate set to 50 as for the baseline")
             else:
                 diff, shifted = lookup_difficulty(by_key, m.position, m.instruction_index,
                                                   lookup=difficulty_lookup, model=m.model)
