@@ -118,3 +118,15 @@ def test_help_texts_end_with_examples() -> None:
     for command in ("convert", "validate"):
         code, out, _ = _run(command, "--help")
         assert code == 0 and "Example:" in out and "--skip-invalid" in out and "--from" in out
+
+
+def test_validate_stream(tmp_path: Path, shared_data: Path) -> None:
+    code, out, err = _run("validate", "--stream",
+                          str(shared_data / "fastchat-reference/battles_10k.parquet"))
+    assert code == 0 and out.strip() == "ok" and "10000 comparisons read, 10000 valid" in err
+    p = _bad_file(tmp_path)
+    code, out, err = _run("validate", "--stream", str(p))
+    assert code == 1 and "invalid rows by field: winner: 2" in err
+    assert f"{p} row 1 field 'winner': 'A' is not one of" in err
+    code, _, err = _run("validate", "--stream", "--from", "pairs", str(p))
+    assert code == 2 and "native comparisons files only" in err

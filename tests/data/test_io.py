@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import gzip
+import math
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import preflab.data as data
 from preflab._errors import DataError
 from preflab.data import (
+    FileCheck,
+    check_comparisons_file,
     comparisons_relation,
     detect_format,
     read_comparisons,
+    read_input,
     read_table,
     scan_sql,
     write_table,
@@ -123,3 +129,43 @@ def test_public_names_are_exported() -> None:
     for name in data.__all__:
         assert hasattr(data, name), name
     assert sorted(data.__all__) == sorted(set(data.__all__))
+
+
+NAMES = st.sampled_from(["x", "y", "z", "", " ", None])
+LABELS = st.sampled_from(["model_a", "model_b", "tie", "tie (bothbad)", "A", None])
+WEIGHTS = st.one_of(st.none(), st.sampled_from([1.0, 0.0, -1.0, math.nan, math.inf, 2.5]))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(NAMES, NAMES, LABELS, WEIGHTS, st.sampled_from(["p", "", None])),
+                min_size=1, max_size=25))
+def test_streaming_check_agrees_with_in_memory_validation(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[tuple]  # type: ignore[type-arg]
+) -> None:
+    table = pa.table({"prompt_id": [r[4] for r in rows], "model_a": [r[0] for r in rows],
+                      "model_b": [r[1] for r in rows], "winner": [r[2] for r in rows],
+                      "weight": pa.array([r[3] for r in rows], pa.float64())},
+                     schema=pa.schema([("prompt_id", pa.string()), ("model_a", pa.string()),
+                                       ("model_b", pa.string()), ("winner", pa.string()),
+                                       ("weight", pa.float64())]))
+    p = tmp_path_factory.mktemp("stream") / "c.parquet"
+    write_table(table, p)
+    mem = read_input(p, strict=False)
+    check = check_comparisons_file(p, strict=False)
+    assert check.n_rows == len(rows)
+    assert check.n_invalid == mem.rejects.num_rows
+    fields = mem.rejects.column("field").to_pylist()
+    assert check.invalid_by_field == {f: fields.count(f) for f in set(fields)}
+    if fields:
+        with pytest.raises(DataError) as a:
+            read_comparisons(p)
+        with pytest.raises(DataError) as b:
+            check_comparisons_file(p)
+        assert str(a.value) == str(b.value)
+    else:
+        assert check_comparisons_file(p).n_invalid == 0
+
+
+def test_streaming_check_on_real_battles(shared_data: Path) -> None:
+    check = check_comparisons_file(shared_data / "fastchat-reference/battles_100k.parquet")
+    assert check == FileCheck(100_000, 0, {})

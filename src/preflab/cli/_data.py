@@ -14,7 +14,7 @@ from preflab.cli._input import (
     input_options,
     read_with_options,
 )
-from preflab.data import read_input, write_table
+from preflab.data import check_comparisons_file, read_input, write_table
 from preflab.data._validate import first_problems
 
 
@@ -58,8 +58,11 @@ def convert(path: str, output: str, responses: str | None, **params: Any) -> Non
 @comparison_input_options
 @click.option("--max-errors", default=10, show_default=True,
               help="How many invalid rows to describe.")
+@click.option("--stream", is_flag=True,
+              help="Native comparisons files of any size: stream through DuckDB without "
+                   "loading (counts per field and the first invalid row; no rejects file).")
 @handle_errors
-def validate(path: str, max_errors: int, **params: Any) -> None:
+def validate(path: str, max_errors: int, stream: bool, **params: Any) -> None:
     """Check PATH row by row and report every problem (file, row, field, fix).
 
     Exits with status 1 when a row is invalid, unless --skip-invalid REJECTS is given (then the
@@ -69,9 +72,13 @@ def validate(path: str, max_errors: int, **params: Any) -> None:
     Example:
       preflab validate battles.jsonl --from arena
       preflab validate votes.csv --winner-map A=model_a,B=model_b --skip-invalid rejects.jsonl
+      preflab validate battles_100M.parquet --stream
     """
     options = input_options(params)
     skip = options.get("skip_invalid")
+    if stream:
+        _validate_stream(path, options)
+        return
     result = read_input(path, source=options.get("source"), strict=False,
                         **adapter_kwargs(options))
     if result.detected:
@@ -97,6 +104,22 @@ def validate(path: str, max_errors: int, **params: Any) -> None:
         raise click.ClickException(
             f"{result.rejects.num_rows} invalid rows in {path}; fix them, or keep going with "
             "--skip-invalid rejects.jsonl.")
+    click.echo("ok")
+
+
+def _validate_stream(path: str, options: dict[str, Any]) -> None:
+    used = [k for k, v in options.items() if v is not None and k != "source"]
+    if options.get("source") not in (None, "native") or used:
+        raise click.UsageError("--stream checks native comparisons files only; drop "
+                               + ", ".join(["--from"] + [f"--{u.replace('_', '-')}" for u in used]))
+    check = check_comparisons_file(path, strict=False)
+    console.print(f"{check.n_rows} comparisons read, {check.n_rows - check.n_invalid} valid, "
+                  f"{check.n_invalid} invalid", highlight=False, soft_wrap=True)
+    if check.n_invalid:
+        console.print("invalid rows by field: " + ", ".join(
+            f"{k}: {v}" for k, v in check.invalid_by_field.items()),
+            highlight=False, markup=False, soft_wrap=True)
+        check_comparisons_file(path, strict=True)  # raises, naming the first invalid row
     click.echo("ok")
 
 

@@ -3,7 +3,8 @@ responses tables.
 
 Reading: :func:`read_comparisons` (``(table, rejects)``) and :func:`read_input` (also the
 responses table, the format used and the counts) run an adapter and validation; files larger
-than memory are aggregated through DuckDB with :func:`comparisons_relation` / :func:`scan_sql`.
+than memory are checked with :func:`check_comparisons_file` and aggregated through DuckDB with
+:func:`comparisons_relation` / :func:`scan_sql`, without materialising them.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from preflab.data._schema import (
     schema_for,
     style_columns,
 )
+from preflab.data._stream import FileCheck, check_comparisons_file
 from preflab.data._validate import REJECTS_SCHEMA
 
 __all__ = [
@@ -37,9 +39,11 @@ __all__ = [
     "STYLE_FEATURES",
     "WINNERS",
     "AdapterOptions",
+    "FileCheck",
     "ReadResult",
     "adapt_table",
     "char_lengths",
+    "check_comparisons_file",
     "comparisons_relation",
     "comparisons_to_rankings",
     "conform",

@@ -133,30 +133,31 @@ def row_ids(n: int, prefix: str = "row:") -> pa.Array:
     contiguous block of fixed-width strings, filled column by column with numpy.
     """
     head = np.frombuffer(prefix.encode(), dtype=np.uint8)
-    parts: list[np.ndarray] = []
-    lengths: list[np.ndarray] = []
+    blocks: list[tuple[int, int, int]] = []  # (first number, end, width)
     lo, digits = 0, 1
     while lo < n:
         hi = min(n, 10**digits)
-        block = np.empty((hi - lo, len(head) + digits), dtype=np.uint8)
+        blocks.append((lo, hi, len(head) + digits))
+        lo, digits = hi, digits + 1
+    total = sum((hi - lo) * w for lo, hi, w in blocks)
+    large = total >= 2**31 - 1
+    buf = np.empty(total, dtype=np.uint8)
+    offsets = np.empty(n + 1, dtype=np.int64 if large else np.int32)
+    offsets[n] = total
+    start = 0
+    for lo, hi, width in blocks:
+        count = hi - lo
+        block = buf[start:start + count * width].reshape(count, width)
         block[:, : len(head)] = head
-        for k in range(digits):
+        for k in range(width - len(head)):
             # digit k of consecutive numbers: each of 0..9 repeated 10**k times, cycling
             period = np.repeat(np.arange(48, 58, dtype=np.uint8), 10**k)
             shift = (lo // 10**k) % 10 * 10**k
-            block[:, -1 - k] = np.resize(np.roll(period, -shift), hi - lo)
-        parts.append(block.ravel())
-        lengths.append(np.full(hi - lo, block.shape[1], dtype=np.int64))
-        lo, digits = hi, digits + 1
-    buf = np.concatenate(parts) if parts else np.empty(0, np.uint8)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    if n:
-        np.cumsum(np.concatenate(lengths), out=offsets[1:])
-    if len(buf) < 2**31 - 1:
-        return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets.astype(np.int32)),
-                                                      pa.py_buffer(buf)])
-    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets),
-                                                        pa.py_buffer(buf)])
+            block[:, -1 - k] = np.resize(np.roll(period, -shift), count)
+        offsets[lo:hi] = np.arange(start, start + count * width, width, dtype=offsets.dtype)
+        start += count * width
+    typ = pa.large_string() if large else pa.string()
+    return pa.Array.from_buffers(typ, n, [None, pa.py_buffer(offsets), pa.py_buffer(buf)])
 
 
 def fill_prompt_ids(col: pa.ChunkedArray | pa.Array, rows: pa.Array) -> pa.Array:
