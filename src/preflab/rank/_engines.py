@@ -102,6 +102,7 @@ def _duckdb(paths: list[str], where: str | None, memory_limit: str | None,
         if threads:
             con.execute(f"SET threads = {int(threads)}")
         con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")  # library code never prints
         lst = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
         kind = _kind(paths[0])
         relation = {"parquet": f"read_parquet({lst})", "csv": f"read_csv_auto({lst})",
