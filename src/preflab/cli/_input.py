@@ -9,11 +9,15 @@ Use them together::
     def rank(path, **options):
         table = load_comparisons(path, **input_options(options))
 
-Options (stable; spelled like :func:`preflab.data.read_input`'s keyword arguments):
-``--from FORMAT``, ``--model-a COL``, ``--model-b COL``, ``--winner COL``,
-``--winner-map LABEL=WINNER,...``, ``--prompt-id COL``, ``--judge-col COL``,
-``--judge-prefix TEXT``, ``--weight-col COL``, ``--id-col COL``, ``--baseline MODEL``,
-``--skip-invalid REJECTS``.
+Options (stable) and the keyword each becomes in the command's ``**params``:
+``--from FORMAT`` (``source``), ``--model-a COL`` (``model_a``), ``--model-b COL``
+(``model_b``), ``--winner COL`` (``winner``), ``--winner-map LABEL=WINNER,...``
+(``winner_map``), ``--prompt-id COL`` (``prompt_id``), ``--judge-col COL`` (``judge_col``),
+``--judge-prefix TEXT`` (``judge_prefix``), ``--weight-col COL`` (``weight_col``),
+``--id-col COL`` (``id_col``), ``--baseline MODEL`` (``baseline``), ``--skip-invalid REJECTS``
+(``skip_invalid``). :func:`adapter_kwargs` turns them into :func:`preflab.data.read_input`
+keyword arguments; :func:`load_comparisons` returns the table, :func:`read_with_options` the
+whole :class:`preflab.data.ReadResult` (responses, rejects, format).
 """
 
 from __future__ import annotations
