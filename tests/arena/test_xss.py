@@ -95,6 +95,8 @@ def test_sanitizer_alone_is_inert_in_chromium(tmp_path: Path) -> None:
 
 def test_arena_pages_are_inert_in_chromium(sqlite_url: str, artifacts_dir: Path) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
 
     hostile_name = "<img src=x onerror=\"window.__xss_name=1\">"
     rows: list[dict[str, Any]] = []
@@ -113,7 +115,8 @@ def test_arena_pages_are_inert_in_chromium(sqlite_url: str, artifacts_dir: Path)
                 break
             _inert(driver)
             driver.find_element(By.ID, "vote-a").click()
-            driver.find_element(By.ID, "reveal")
+            WebDriverWait(driver, 15).until(
+                ec.presence_of_element_located((By.ID, "reveal")))
             _inert(driver)  # the reveal page shows the hostile model name
             assert hostile_name in driver.find_element(By.ID, "reveal").text
         assert len(store.votes()) == len(CORPUS)

@@ -75,7 +75,7 @@ class ArenaApp:
 
     def slot_view(self, battle: Battle, token: str) -> list[dict[str, Any]]:
         """What the page shows per slot: label, sanitized HTML, image URL; never model names."""
-        rows = self.store.responses_for(battle.prompt_id, battle.models)
+        rows = self.arena.responses(battle.prompt_id, battle.models)
         out = []
         for i, model in enumerate(battle.models):
             r = rows.get(model, {})
@@ -91,7 +91,7 @@ class ArenaApp:
         return out
 
     def prompt_text(self, battle: Battle) -> str:
-        rows = self.store.responses_for(battle.prompt_id, battle.models[:1])
+        rows = self.arena.responses(battle.prompt_id, battle.models[:1])
         return str(next(iter(rows.values()), {}).get("prompt") or battle.prompt_id)
 
 

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -57,6 +58,7 @@ class Arena:
         self._rng = np.random.default_rng()
         self._catalog: Catalog | None = None
         self._catalog_checked = 0.0
+        self._responses: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._fast: Board | None = None
         self._fast_at = 0.0
         self._games: tuple[str, NDArray[np.float64]] = ("", np.zeros((0, 0)))
@@ -79,6 +81,19 @@ class Arena:
         with self._lock:
             self._catalog = cat
         return cat
+
+    def responses(self, prompt_id: str, models: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        """Response rows for one battle, cached per content version (the content is static)."""
+        version = self.catalog().version
+        missing = [m for m in models if (version, prompt_id, m) not in self._responses]
+        if missing:
+            rows = self.store.responses_for(prompt_id, missing)
+            with self._lock:
+                if len(self._responses) > 20_000:
+                    self._responses.clear()
+                for m in missing:
+                    self._responses[(version, prompt_id, m)] = rows.get(m, {})
+        return {m: self._responses.get((version, prompt_id, m), {}) for m in models}
 
     # ---- ratings ----------------------------------------------------------------------
     def fast_board(self) -> Board:

@@ -91,7 +91,7 @@ def choose_models(available: NDArray[np.bool_], *, k: int = 2, mode: str = "acti
         if len(cand) == 0:
             return None
         if mode == "active" and gen.random() >= explore:
-            gain = w_full[np.ix_(cand, chosen)].sum(axis=1) + 1e-12
+            gain = w_full[np.ix_(cand, np.asarray(chosen))].sum(axis=1) + 1e-12
             nxt = int(cand[int(gen.choice(len(cand), p=gain / gain.sum()))])
         else:
             nxt = int(gen.choice(cand))

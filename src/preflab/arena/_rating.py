@@ -57,7 +57,8 @@ class PairCounts:
 
     @property
     def games(self) -> FloatArray:
-        return self.wins.sum(axis=1) + self.ties
+        out: FloatArray = self.wins.sum(axis=1) + self.ties
+        return out
 
     def model_games(self) -> FloatArray:
         out = np.zeros(len(self.models))

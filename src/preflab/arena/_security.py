@@ -69,7 +69,7 @@ class Signer:
         if not token or not voter:
             return None
         try:
-            value = self._battle.loads(token, max_age=self.battle_max_age)
+            value = self._battle.loads(token, max_age=int(self.battle_max_age))
         except BadSignature:
             return None
         if (not isinstance(value, list) or len(value) != 2

@@ -19,7 +19,9 @@ it survives ``kill -9`` of the server (the WAL is in the OS page cache either wa
 power loss or OS crash (which ``synchronous=NORMAL`` in WAL mode would not: NORMAL only syncs
 at checkpoints, so the last transactions can roll back after a power cut).  Write transactions
 start with ``BEGIN IMMEDIATE`` so concurrent workers queue on ``busy_timeout`` instead of
-failing with "database is locked" on a read-to-write upgrade.
+failing with "database is locked" on a read-to-write upgrade.  Battles, votes and rankings
+are written through a per-process group commit (``_commit``): concurrent writes share one
+transaction and one fsync, and each request is answered only after that commit.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from preflab._errors import DataError, PreflabError
+from preflab.arena._commit import GroupCommit
 
 metadata = sa.MetaData()
 
@@ -158,8 +161,10 @@ class Store:
         self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
         self.dialect = self.engine.dialect.name
         metadata.create_all(self.engine)
+        self._group = GroupCommit(self.write, self._bump)
 
     def dispose(self) -> None:
+        self._group.close()
         self.engine.dispose()
 
     @contextmanager
@@ -245,10 +250,9 @@ class Store:
     # ---- battles ----------------------------------------------------------------------
     def create_battle(self, voter: str, prompt_id: str, models: Sequence[str]) -> Battle:
         b = Battle(secrets.token_hex(16), voter, prompt_id, tuple(models), "open", time.time())
-        with self.write() as c:
-            c.execute(battles_t.insert().values(
-                id=b.id, voter=voter, prompt_id=prompt_id, models=json.dumps(list(models)),
-                status="open", created=b.created))
+        row = {"id": b.id, "voter": voter, "prompt_id": prompt_id,
+               "models": json.dumps(list(models)), "status": "open", "created": b.created}
+        self._group.run(lambda c, _bumps: c.execute(battles_t.insert().values(**row)))
         return b
 
     def get_battle(self, battle_id: str) -> Battle | None:
@@ -278,19 +282,20 @@ class Store:
             return [(str(p), tuple(json.loads(m))) for p, m in c.execute(q)]
 
     def _close(self, c: Connection, battle_id: str, voter: str, status: str) -> Battle:
-        res = c.execute(
+        """Move an open battle of ``voter`` to ``status``; the condition admits one caller."""
+        r = c.execute(
             battles_t.update()
             .where(battles_t.c.id == battle_id, battles_t.c.voter == voter,
                    battles_t.c.status == "open")
-            .values(status=status))
-        if res.rowcount != 1:
+            .values(status=status)
+            .returning(battles_t.c.prompt_id, battles_t.c.models, battles_t.c.created)).first()
+        if r is None:
             raise BattleUsed("this battle was already voted on, skipped, or is not yours")
-        r = c.execute(sa.select(battles_t).where(battles_t.c.id == battle_id)).one()
-        return Battle(r.id, r.voter, r.prompt_id, tuple(json.loads(r.models)), status, r.created)
+        return Battle(battle_id, voter, r.prompt_id, tuple(json.loads(r.models)), status,
+                      r.created)
 
     def skip(self, battle_id: str, voter: str) -> None:
-        with self.write() as c:
-            self._close(c, battle_id, voter, "skipped")
+        self._group.run(lambda c, _bumps: self._close(c, battle_id, voter, "skipped"))
 
     def _bump(self, c: Connection, bumps: list[tuple[str, str, str]]) -> None:
         """Add outcomes ``(first, second, outcome)`` to the unordered pairs' counts.
@@ -312,12 +317,16 @@ class Store:
                 set_={k: pair_stats_t.c[k] + v for k, v in values.items() if v}))
 
     def record_vote(self, battle_id: str, voter: str, winner: str) -> Battle:
-        """Close the battle and store a pairwise verdict in one transaction (committed on return).
+        """Close the battle and store a pairwise verdict; returns once committed.
 
         ``winner`` is ``model_a`` (left), ``model_b`` (right), ``tie`` or ``tie_bothbad``.
         Raises :class:`BattleUsed` on a second vote: the conditional update admits only one.
+        The vote, the battle's status and the pair counts change in one transaction.
         """
-        with self.write() as c:
+        outcome = {"model_a": "a_wins", "model_b": "b_wins", "tie": "ties",
+                   "tie_bothbad": "bothbad"}[winner]
+
+        def write(c: Connection, bumps: list[tuple[str, str, str]]) -> Battle:
             b = self._close(c, battle_id, voter, "voted")
             if len(b.models) != 2:
                 raise BattleUsed("this battle asks for an ordering, not a pairwise vote")
@@ -325,18 +334,20 @@ class Store:
             c.execute(votes_t.insert().values(
                 battle_id=battle_id, voter=voter, prompt_id=b.prompt_id, model_a=ma,
                 model_b=mb, winner=winner, tstamp=time.time()))
-            outcome = {"model_a": "a_wins", "model_b": "b_wins", "tie": "ties",
-                       "tie_bothbad": "bothbad"}[winner]
-            self._bump(c, [(ma, mb, outcome)])
-        return b
+            bumps.append((ma, mb, outcome))
+            return b
+
+        result: Battle = self._group.run(write)
+        return result
 
     def record_ranking(self, battle_id: str, voter: str, order: Sequence[Sequence[int]]) -> Battle:
-        """Store a K-wise ordering (groups of display slots, best first) in one transaction.
+        """Store a K-wise ordering (groups of display slots, best first); returns once committed.
 
         The pair counts get every implied pairwise outcome (full rank breaking): a model in an
         earlier group beats each model in a later one; models in one group tie.
         """
-        with self.write() as c:
+
+        def write(c: Connection, bumps: list[tuple[str, str, str]]) -> Battle:
             b = self._close(c, battle_id, voter, "voted")
             slots = sorted(i for g in order for i in g)
             if slots != list(range(len(b.models))) or len(b.models) < 3:
@@ -345,13 +356,14 @@ class Store:
             c.execute(rankings_t.insert().values(
                 battle_id=battle_id, voter=voter, prompt_id=b.prompt_id,
                 models=json.dumps(groups), tstamp=time.time()))
-            bumps: list[tuple[str, str, str]] = []
             for gi, g in enumerate(groups):
                 for x_i, x in enumerate(g):
                     bumps += [(x, y, "ties") for y in g[x_i + 1:]]
                     bumps += [(x, y, "a_wins") for later in groups[gi + 1:] for y in later]
-            self._bump(c, bumps)
-        return b
+            return b
+
+        result: Battle = self._group.run(write)
+        return result
 
     # ---- statistics and export -------------------------------------------------------
     def pair_stats(self) -> list[tuple[str, str, int, int, int, int]]:
