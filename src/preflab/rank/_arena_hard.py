@@ -131,8 +131,8 @@ def _percentiles_logit(p: FloatArray) -> tuple[FloatArray, FloatArray]:
     Rounds where a model drew no battle (NaN) are skipped, as Arena-Hard's refit drops it.
     """
     lo, hi = np.full(p.shape[1], np.nan), np.full(p.shape[1], np.nan)
-    with np.errstate(divide="ignore"):
-        logit = np.log(p) - np.log1p(-p)
+    q = np.clip(p, 1e-12, 1.0 - 1e-12)  # a round where a model won none/all of its rows
+    logit = np.log(q) - np.log1p(-q)
     for j in range(p.shape[1]):
         v = logit[:, j][~np.isnan(logit[:, j])]
         if len(v):
