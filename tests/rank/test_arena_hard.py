@@ -28,7 +28,8 @@ def ah(shared_data: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def battles(ah: Path):  # type: ignore[no-untyped-def]
-    return read_arena_hard(str(ah / "battles.parquet"), answers_meta=str(ah / "answers_meta.parquet"))
+    return read_arena_hard(str(ah / "battles.parquet"),
+                           answers_meta=str(ah / "answers_meta.parquet"))
 
 
 def test_published_scores(battles, ah: Path) -> None:  # type: ignore[no-untyped-def]

@@ -58,3 +58,31 @@ __all__: list[str] = [
 ]
 # --- end of judge and score audits (issue 5); other areas: extend with `__all__ += [...]` ---
 
+
+# --- benchmark audit (issue 4) --------------------------------------------------------------
+from preflab.audit._benchmark import (  # noqa: E402
+    BenchmarkAudit,
+    CorrelationCI,
+    ScoreBoard,
+    agreement,
+    audit_benchmark,
+    brier_score,
+    correlation,
+    read_board,
+    separability,
+    separated,
+)
+
+__all__ += [
+    "BenchmarkAudit",
+    "CorrelationCI",
+    "ScoreBoard",
+    "agreement",
+    "audit_benchmark",
+    "brier_score",
+    "correlation",
+    "read_board",
+    "separability",
+    "separated",
+]
+# --- end of benchmark audit (issue 4) -------------------------------------------------------

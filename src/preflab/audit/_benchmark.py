@@ -170,7 +170,8 @@ def correlation(x: npt.ArrayLike, y: npt.ArrayLike, *, kind: str = "pearson",
                "kendall": 0.437 / (n - 4) if n > 4 else math.inf}[kind]
         z = math.atanh(max(min(value, 1 - 1e-15), -1 + 1e-15))
         half = Z95 * math.sqrt(var)
-        return CorrelationCI(value, math.tanh(z - half), math.tanh(z + half))
+        lo, hi = math.tanh(z - half), math.tanh(z + half)
+        return CorrelationCI(value, min(lo, value), max(hi, value))  # |r| = 1: degenerate
     if method != "bootstrap":
         raise ModelError(f"unknown interval method '{method}'; use fisher or bootstrap")
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
