@@ -61,8 +61,10 @@ class PairStats:
 
     def with_weights(self, weights: FloatArray) -> PairStats:
         k = len(self.pairs)
-        wins = np.bincount(self.cell_to_pair, weights * self.cell_score, k)
-        total = np.bincount(self.cell_to_pair, weights, k)
+        wins: FloatArray = np.bincount(self.cell_to_pair, weights * self.cell_score,
+                                       k).astype(np.float64, copy=False)
+        total: FloatArray = np.bincount(self.cell_to_pair, weights, k).astype(np.float64,
+                                                                              copy=False)
         return PairStats(self.n_models, self.pairs, wins, total, self.cell_to_pair,
                          self.cell_score)
 
@@ -88,8 +90,9 @@ def _newton(st: PairStats, prior: float, init: FloatArray | None, tol: float,
         r = st.wins - st.total * p
         g = np.bincount(i, r, m) - np.bincount(j, r, m) - prior * s
         h = st.total * p * (1.0 - p)
-        hess = (np.bincount(flat_ii, h, m * m) + np.bincount(flat_jj, h, m * m)
-                - np.bincount(flat_ij, h, m * m) - np.bincount(flat_ji, h, m * m)).reshape(m, m)
+        hess: FloatArray = (np.bincount(flat_ii, h, m * m) + np.bincount(flat_jj, h, m * m)
+                - np.bincount(flat_ij, h, m * m)
+                - np.bincount(flat_ji, h, m * m)).reshape(m, m).astype(np.float64, copy=False)
         hess[np.diag_indices(m)] += prior
         # The log-likelihood is flat along the all-ones direction and the optimum (with or
         # without the prior) has sum(s) = 0, so this term fixes the shift at no cost.
@@ -116,7 +119,8 @@ def _newton(st: PairStats, prior: float, init: FloatArray | None, tol: float,
             s, ll = cand, ll_new
         if np.max(np.abs(t * step)) < tol:
             break
-    return s - s.mean()
+    out: FloatArray = s - s.mean()
+    return out
 
 
 def _lbfgs(st: PairStats, prior: float, init: FloatArray | None, tol: float) -> FloatArray:
@@ -134,7 +138,8 @@ def _lbfgs(st: PairStats, prior: float, init: FloatArray | None, tol: float) -> 
     res = minimize(fun, x0, jac=True, method="L-BFGS-B",
                    options={"gtol": tol, "ftol": 0.0, "maxiter": 10_000})
     s: FloatArray = res.x
-    return s - s.mean()
+    out: FloatArray = s - s.mean()
+    return out
 
 
 def bt_mle(

@@ -51,7 +51,8 @@ class PairCounts:
 
     @property
     def is_tie(self) -> npt.NDArray[np.bool_]:
-        return self.outcomes == 0.5
+        mask: npt.NDArray[np.bool_] = self.outcomes == 0.5
+        return mask
 
     def drop_ties(self) -> PairCounts:
         keep = ~self.is_tie
@@ -85,8 +86,8 @@ class PairCounts:
         key = ((lo * m + hi) * 3 + code) * len(uniq_unit) + unit_idx.reshape(-1)
         keys, inv = np.unique(key, return_inverse=True)
         inv = inv.reshape(-1)
-        rows = np.bincount(inv, self.rows, len(keys))
-        weights = np.bincount(inv, self.weights, len(keys))
+        rows: FloatArray = np.bincount(inv, self.rows, len(keys)).astype(np.float64)
+        weights: FloatArray = np.bincount(inv, self.weights, len(keys)).astype(np.float64)
         k_unit = keys % len(uniq_unit)
         rest = keys // len(uniq_unit)
         pair, k_code = rest // 3, rest % 3
@@ -98,19 +99,21 @@ class PairCounts:
         """(comparisons per model, win rate per model with ties as half), weighted."""
         m = self.n_models
         a, b = self.matchups[:, 0], self.matchups[:, 1]
-        n = np.bincount(a, self.weights, m) + np.bincount(b, self.weights, m)
+        n: FloatArray = (np.bincount(a, self.weights, m)
+                         + np.bincount(b, self.weights, m)).astype(np.float64)
         wins = (np.bincount(a, self.weights * self.outcomes, m)
                 + np.bincount(b, self.weights * (1 - self.outcomes), m))
         with np.errstate(invalid="ignore", divide="ignore"):
-            rate = np.where(n > 0, wins / np.where(n > 0, n, 1), np.nan)
+            rate: FloatArray = np.where(n > 0, wins / np.where(n > 0, n, 1), np.nan)
         return n, rate
 
     def battle_matrix(self) -> FloatArray:
         """Symmetric matrix of (weighted) comparison counts between models."""
         m = self.n_models
-        mat = np.zeros((m, m))
+        mat: FloatArray = np.zeros((m, m))
         np.add.at(mat, (self.matchups[:, 0], self.matchups[:, 1]), self.weights)
-        return mat + mat.T
+        out: FloatArray = mat + mat.T
+        return out
 
     def win_matrix(self) -> FloatArray:
         """``W[i, j]``: (weighted) wins of i over j, ties counting half."""

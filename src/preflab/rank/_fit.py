@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 
@@ -12,7 +13,7 @@ from preflab.rank._davidson import davidson_mle
 from preflab.rank._graph import check_identifiable
 from preflab.rank._ratings import FloatArray, Ratings, to_scale
 
-Source = pa.Table | str | Path | PairCounts
+Source: TypeAlias = pa.Table | str | Path | PairCounts
 
 
 def as_counts(source: Source, ties: str = "half") -> PairCounts:
@@ -64,7 +65,7 @@ def fit_bradley_terry(
     n, win_rate = counts.per_model()
     method = {"half": "bradley_terry", "drop": "bradley_terry",
               "davidson": "bradley_terry_davidson"}[ties]
-    params = {"ties": ties, "prior": prior, **params}
+    info: dict[str, Any] = {"ties": ties, "prior": prior, **params}
     return Ratings(
         models=counts.models,
         rating=to_scale(scores, counts.models, scale=scale, anchor=anchor),
@@ -74,5 +75,5 @@ def fit_bradley_terry(
         n=n,
         win_rate=win_rate,
         n_comparisons=counts.n_rows,
-        params=params,
+        params=info,
     )

@@ -66,7 +66,7 @@ def check_identifiable(counts: PairCounts) -> None:
         won = np.zeros(m, bool)
         lost = np.zeros(m, bool)
         a, b, o = counts.matchups[:, 0], counts.matchups[:, 1], counts.outcomes
-        for side, other, score in ((a, b, o), (b, a, 1 - o)):
+        for side, score in ((a, o), (b, 1 - o)):
             won[side[score > 0]] = True
             lost[side[score < 1]] = True
         only_wins = [counts.models[i] for i in np.flatnonzero(won & ~lost)]

@@ -49,8 +49,10 @@ def to_scale(
     f = elo_factor(scale)
     scores = np.asarray(scores, dtype=np.float64)
     centred = f * (scores - scores.mean(axis=-1, keepdims=True))
+    out: FloatArray
     if anchor is None:
-        return centred + (ELO_INIT if scale == "elo" else 0.0)
+        out = centred + (ELO_INIT if scale == "elo" else 0.0)
+        return out
     name, value = anchor
     if name not in models:
         close = [m for m in models if name.lower() in m.lower()][:5]
@@ -60,13 +62,15 @@ def to_scale(
             "Pick a model that appears in the comparisons, e.g. --anchor MODEL=1000."
         )
     i = models.index(name)
-    return centred - centred[..., i : i + 1] + float(value)
+    out = centred - centred[..., i : i + 1] + float(value)
+    return out
 
 
 def rank_from_ratings(rating: FloatArray) -> IntArray:
     """Competition rank: 1 + number of models with a strictly higher rating."""
     r = np.asarray(rating)
-    return (1 + (r[None, :] > r[:, None]).sum(axis=1)).astype(np.int64)
+    out: IntArray = (1 + (r[None, :] > r[:, None]).sum(axis=1)).astype(np.int64)
+    return out
 
 
 def rank_bounds(ci: FloatArray) -> tuple[IntArray, IntArray]:

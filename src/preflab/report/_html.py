@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+import markupsafe
 import numpy as np
 
 from preflab import __version__
@@ -38,7 +39,8 @@ figure{margin:1rem 0;overflow-x:auto} svg{max-width:100%;height:auto}
 <th>95% CI</th><th>n</th><th>win rate</th></tr></thead><tbody>
 {% for r in board.rows %}<tr><td>{{ r.rank }}</td><td>{{ r.rank_ub }}</td>
 <td class="m">{{ r.model }}</td><td>{{ "%.1f"|format(r.rating) }}</td>
-<td>{% if r.ci_low is not none %}{{ "%.1f"|format(r.ci_low) }} – {{ "%.1f"|format(r.ci_high) }}{% else %}–{% endif %}</td>
+<td>{% if r.ci_low is not none %}{{ "%.1f"|format(r.ci_low) }} –
+{{ "%.1f"|format(r.ci_high) }}{% else %}–{% endif %}</td>
 <td>{{ "%.0f"|format(r.n) if r.n is not none else "" }}</td>
 <td>{{ "%.3f"|format(r.win_rate) if r.win_rate is not none else "" }}</td></tr>
 {% endfor %}</tbody></table>
@@ -72,7 +74,7 @@ class Section:
 
 
 def _esc(x: object) -> str:
-    return jinja2.utils.markupsafe.escape(str(x))  # type: ignore[no-any-return]
+    return str(markupsafe.escape(str(x)))
 
 
 def board_figures(ratings: Ratings, counts: PairCounts | None, *, max_matrix: int = 40
@@ -82,7 +84,8 @@ def board_figures(ratings: Ratings, counts: PairCounts | None, *, max_matrix: in
     order = ratings.order()[:max_matrix]
     labels = [ratings.models[i] for i in order]
     p = win_probability(ratings)[np.ix_(order, order)]
-    more = f" (top {len(order)} of {len(ratings.models)})" if len(order) < len(ratings.models) else ""
+    n_all = len(ratings.models)
+    more = f" (top {len(order)} of {n_all})" if len(order) < n_all else ""
     figs.append(heatmap(p, labels, title=f"Predicted P(row beats column){more}", vmin=0,
                         vmax=1, cmap="RdBu"))
     if counts is not None:
@@ -104,10 +107,11 @@ def render_report(boards: list[Board], *, title: str = "preflab leaderboard",
         figs = b.figures or board_figures(b.ratings, b.counts)
         items.append({"heading": _esc(b.heading), "note": _esc(b.note), "rows": rows,
                       "figures": figs})
-    return _TEMPLATE.render(
+    html: str = _TEMPLATE.render(
         title=_esc(title), summary=_esc(summary), boards=items, sections=sections or [],
         version=__version__, when=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     )
+    return html
 
 
 def write_report(path: str | Path, boards: list[Board], **kwargs: object) -> Path:
