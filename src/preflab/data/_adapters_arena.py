@@ -106,7 +106,8 @@ def native(raw: pa.Table, path: str, opts: AdapterOptions) -> Candidate:
     _prompt_ids(raw, cols, ("prompt_id",), fill_nulls=False)
     _carry(raw, cols, set(), path)
     unique = _unique_ids(raw, cols, opts)
-    return Candidate(pa.table(cols), fields={}, unique=unique, winner_fix=_winner_fix(opts))
+    return Candidate(pa.table(cols), fields={}, unique=unique, winner_fix=_winner_fix(opts),
+                     generated_prompt_ids="prompt_id" not in raw.column_names)
 
 
 def _arena_feature(raw: pa.Table, key: str) -> pa.Array | None:
@@ -163,9 +164,11 @@ def arena(raw: pa.Table, path: str, opts: AdapterOptions) -> Candidate:
                 cols[f"style_{side}_{feature}"] = col.cast(pa.float64())
     _carry(raw, cols, {"judge"} if "judge" in cols else set(), path)
     unique = _unique_ids(raw, cols, opts)
+    generated = not any(n and n in raw.column_names
+                        for n in (opts.prompt_id, "question_id", "prompt_id"))
     return Candidate(pa.table(cols),
                      fields={"prompt_id": pid, "model_a": a, "model_b": b, "winner": w},
-                     unique=unique, winner_fix=_winner_fix(opts))
+                     unique=unique, winner_fix=_winner_fix(opts), generated_prompt_ids=generated)
 
 
 def columns(raw: pa.Table, path: str, opts: AdapterOptions) -> Candidate:
@@ -203,4 +206,5 @@ def columns(raw: pa.Table, path: str, opts: AdapterOptions) -> Candidate:
         fields["weight"] = opts.weight
     _carry(raw, cols, {a, b, w}, path)
     unique = _unique_ids(raw, cols, opts)
-    return Candidate(pa.table(cols), fields=fields, unique=unique, winner_fix=_winner_fix(opts))
+    return Candidate(pa.table(cols), fields=fields, unique=unique, winner_fix=_winner_fix(opts),
+                     generated_prompt_ids=pid not in raw.column_names)

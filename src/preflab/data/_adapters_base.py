@@ -74,6 +74,7 @@ class Candidate:
     responses: pa.Table | None = None
     winner_fix: str = ""
     extras: tuple[str, ...] = field(default=())
+    generated_prompt_ids: bool = False  # every prompt_id is a generated row:<n> (never blank)
 
 
 def parse_winner_map(spec: str | Mapping[str, str] | None) -> dict[str, str] | None:

@@ -64,8 +64,8 @@ def _is_dict(col: pa.Array | pa.ChunkedArray) -> bool:
 def _codes(col: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     """(dictionary, indices with -1 for null) of a dictionary column."""
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    idx = arr.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    return arr.dictionary, idx
+    indices = arr.indices.fill_null(-1) if arr.null_count else arr.indices
+    return arr.dictionary, np.asarray(indices.to_numpy(zero_copy_only=False))
 
 
 def _per_value(col: pa.Array | pa.ChunkedArray, test: Callable[[pa.Array], np.ndarray],
@@ -142,8 +142,10 @@ def _checks(cand: Candidate) -> list[_Check]:
         bad_winner, f.get("winner", "winner"),
         "'{value}' is not one of " + ", ".join(WINNERS) + ".",
         cand.winner_fix or WINNER_FIX, raw.combine_chunks()))
+    pid_blank = (np.zeros(t.num_rows, dtype=bool) if cand.generated_prompt_ids
+                 else _blank(t.column("prompt_id")))
     checks.append(_Check(
-        _blank(t.column("prompt_id")), f.get("prompt_id", "prompt_id"), "empty prompt id",
+        pid_blank, f.get("prompt_id", "prompt_id"), "empty prompt id",
         f"Fill in the prompt id, or drop the column to have ids generated as row:<n>, {SKIP_HINT}",
         None))
     if "weight" in t.column_names:
