@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from rm_helpers import FAST, synthetic_pairs
 
 import preflab.rm
 from preflab._errors import PreflabError
@@ -22,8 +23,6 @@ from preflab.rm import (
     wilson_interval,
 )
 from preflab.rm._eval import calibration, evaluate_diffs
-
-from rm_helpers import FAST, synthetic_pairs
 
 
 def test_all_is_public() -> None:

@@ -25,7 +25,7 @@ def train_reward_model(
     epochs: int | None = None, batch_size: int | None = None, lr: float | None = None,
     patience: int = 3, combine: dict[str, float] | str | None = None,
     rng: np.random.Generator | int | None = 0, name: str = "reward-model",
-    progress: Callable[..., None] | None = None,
+    max_length: int = 512, progress: Callable[..., None] | None = None,
 ) -> Any:
     r"""Train a Bradley-Terry reward model on preference pairs.
 
@@ -41,7 +41,8 @@ def train_reward_model(
     backend:
         ``"embedded"`` (hashed TF-IDF n-grams, prompt x cue cross features, optional local
         sentence embeddings; linear heads; CPU) or ``"transformers"`` (any
-        ``AutoModelForSequenceClassification`` checkpoint directory in ``base_model``).
+        ``AutoModelForSequenceClassification`` checkpoint directory in ``base_model``;
+        ``max_length`` tokens of ``prompt + reply``, truncated from the left).
     """
     start = time.perf_counter()
     if backend == "embedded":
@@ -58,7 +59,7 @@ def train_reward_model(
         model = train_transformers(
             pairs, base_model=base_model, validation=validation, margin=margin, ties=ties,
             epochs=epochs or 1, batch_size=batch_size or 8, lr=lr or 2e-5, patience=patience,
-            rng=rng, name=name, progress=progress)
+            rng=rng, name=name, max_length=max_length, progress=progress)
     else:
         raise PreflabError(f"unknown backend '{backend}'; use one of {', '.join(BACKENDS)}")
     model.info["train_seconds"] = time.perf_counter() - start
