@@ -4,10 +4,11 @@ Starts ``preflab arena serve --workers 2`` on the bundled LLMFAO sample (SQLite 
 PostgreSQL), then runs N concurrent voters (asyncio + httpx, one cookie jar each) for a fixed
 time.  Each vote is a full cycle: ``GET /`` (matchmaking + a new battle row + render) and
 ``POST /vote`` (CSRF + token check + one committed transaction).  Reported: completed votes/s
-and p50/p99 of the POST, the GET and the whole cycle.  As a reference point, the same client
-drives a minimal Starlette app that only commits one INSERT per POST to the same kind of
-database (the floor cost of Python + uvicorn + a durable commit on this machine); the ratio
-says how much the arena's logic costs on top.
+and p50/p99 of the POST, the GET and the whole cycle, plus the server's CPU time per vote
+(all processes of its group, from /proc), which does not depend on how busy the machine is.
+As a reference point, the same client drives a minimal Starlette app that only commits one
+INSERT per POST to the same kind of database (the floor cost of Python + uvicorn + a durable
+commit on this machine); the ratio says how much the arena's logic costs on top.
 
 Run:
     python benchmarks/arena_load.py --db sqlite --duration 20
@@ -115,6 +116,23 @@ def start_baseline(url: str, port: int, workers: int, tmp: Path) -> subprocess.P
     return proc
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every live process in process group ``pgid``."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # fields after "(comm)": state ppid pgrp ...
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     os.killpg(proc.pid, signal.SIGTERM)
     try:
@@ -152,16 +170,29 @@ async def voter(base: str, until: float, warm_until: float, lat: dict[str, list[
     return done
 
 
-async def drive(base: str, concurrency: int, duration: float, warmup: float) -> dict[str, float]:
+async def drive(base: str, concurrency: int, duration: float, warmup: float,
+                pgid: int) -> dict[str, float]:
     start = time.monotonic()
     warm_until = start + warmup
     until = warm_until + duration
     lat: dict[str, list[float]] = {"get": [], "post": [], "cycle": []}
     errors: list[str] = []
-    counts = await asyncio.gather(*[voter(base, until, warm_until, lat, errors)
-                                    for _ in range(concurrency)])
+    cpu: dict[str, float] = {}
+
+    async def mark() -> None:
+        await asyncio.sleep(max(0.0, warm_until - time.monotonic()))
+        cpu["server0"], cpu["client0"] = group_cpu_seconds(pgid), time.process_time()
+        await asyncio.sleep(max(0.0, until - time.monotonic()))
+        cpu["server1"], cpu["client1"] = group_cpu_seconds(pgid), time.process_time()
+
+    results = await asyncio.gather(mark(), *[voter(base, until, warm_until, lat, errors)
+                                             for _ in range(concurrency)])
+    counts = results[1:]
+    n = max(1, sum(counts))
     out = {"votes": float(sum(counts)), "votes_per_s": sum(counts) / duration,
-           "errors": float(len(errors))}
+           "errors": float(len(errors)),
+           "server_cpu_ms": 1000 * (cpu["server1"] - cpu["server0"]) / n,
+           "client_cpu_ms": 1000 * (cpu["client1"] - cpu["client0"]) / n}
     for key, values in lat.items():
         arr = np.array(values) * 1000 if values else np.array([np.nan])
         out[f"{key}_p50_ms"] = float(np.percentile(arr, 50))
@@ -172,7 +203,8 @@ async def drive(base: str, concurrency: int, duration: float, warmup: float) -> 
 def row(name: str, r: dict[str, float]) -> str:
     return (f"| {name} | {r['votes']:.0f} | {r['votes_per_s']:.0f} | {r['post_p50_ms']:.1f} | "
             f"{r['post_p99_ms']:.1f} | {r['get_p50_ms']:.1f} | {r['get_p99_ms']:.1f} | "
-            f"{r['cycle_p50_ms']:.1f} | {r['cycle_p99_ms']:.1f} | {r['errors']:.0f} |")
+            f"{r['cycle_p50_ms']:.1f} | {r['cycle_p99_ms']:.1f} | {r['errors']:.0f} | "
+            f"{r['server_cpu_ms']:.2f} | {r['client_cpu_ms']:.2f} |")
 
 
 def main() -> None:
@@ -186,8 +218,8 @@ def main() -> None:
     args = ap.parse_args()
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     print("| run | votes | votes/s | POST p50 ms | POST p99 ms | GET p50 ms | GET p99 ms | "
-          "cycle p50 ms | cycle p99 ms | errors |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "cycle p50 ms | cycle p99 ms | errors | server CPU ms/vote | client CPU ms/vote |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         for db in dbs:
@@ -203,18 +235,20 @@ def main() -> None:
             proc = start_arena(url, port, args.workers)
             try:
                 res = asyncio.run(drive(f"http://127.0.0.1:{port}", args.concurrency,
-                                        args.duration, args.warmup))
+                                        args.duration, args.warmup, proc.pid))
             finally:
                 stop(proc)
             print(row(f"arena {db}, {args.workers} workers, {args.concurrency} voters", res),
                   flush=True)
+            print(f"projection with 2 idle cores for the server alone: "
+                  f"{2000 / res['server_cpu_ms']:.0f} votes/s on {db}", flush=True)
             if args.no_baseline:
                 continue
             port = free_port()
             proc = start_baseline(base_url, port, args.workers, tmp)
             try:
                 ref = asyncio.run(drive(f"http://127.0.0.1:{port}", args.concurrency,
-                                        args.duration, args.warmup))
+                                        args.duration, args.warmup, proc.pid))
             finally:
                 stop(proc)
             print(row(f"minimal insert app {db} (reference)", ref), flush=True)

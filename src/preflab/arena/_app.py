@@ -146,11 +146,13 @@ def create_app(config: ArenaConfig) -> FastAPI:
     def vote_page(request: Request) -> Response:
         voter, new = voter_of(request)
         cutoff = time.time() - config.battle_max_age + 60
-        battle = None if new else state.store.open_battle(voter, cutoff)
+        history = [] if new else state.store.battles_of(voter)
+        battle = next((b for b in reversed(history)
+                       if b.status == "open" and b.created > cutoff), None)
         if battle is None:
             if state.limited(request, voter):
                 return with_cookie(state.error(429, "Too many battles in a minute."), voter, new)
-            battle = state.arena.next_battle(voter)
+            battle = state.arena.next_battle(voter, history)
         if battle is None:
             empty = not state.arena.catalog().models
             return with_cookie(state.page("done.html", empty=empty), voter, new)

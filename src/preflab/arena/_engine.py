@@ -129,8 +129,11 @@ class Arena:
         return new
 
     # ---- matchmaking -----------------------------------------------------------------
-    def next_battle(self, voter: str) -> Battle | None:
-        """Create the voter's next battle (``None``: nothing left to show this voter)."""
+    def next_battle(self, voter: str, history: list[Battle] | None = None) -> Battle | None:
+        """Create the voter's next battle (``None``: nothing left to show this voter).
+
+        ``history`` is the voter's battles (:meth:`Store.battles_of`) when already read.
+        """
         cat = self.catalog()
         m = len(cat.models)
         k = self.config.k
@@ -139,9 +142,9 @@ class Arena:
         index = {name: i for i, name in enumerate(cat.models)}
         seen_sets: set[tuple[str, frozenset[int]]] = set()
         seen_pairs = np.zeros((m, m), dtype=np.int64)
-        for prompt_id, models in self.store.seen_by(voter):
-            ids = [index[x] for x in models if x in index]
-            seen_sets.add((prompt_id, frozenset(ids)))
+        for b in self.store.battles_of(voter) if history is None else history:
+            ids = [index[x] for x in b.models if x in index]
+            seen_sets.add((b.prompt_id, frozenset(ids)))
             if len(ids) == 2:
                 seen_pairs[ids[0], ids[1]] += 1
                 seen_pairs[ids[1], ids[0]] += 1
@@ -167,10 +170,10 @@ class Arena:
             if fresh:
                 prompt_id = fresh[int(rng.integers(len(fresh)))]
                 return self.store.create_battle(voter, prompt_id, [cat.models[i] for i in chosen])
-            for a in chosen:  # every prompt of this set was seen: rule its pairs out
-                for b in chosen:
-                    if a != b and k == 2:
-                        available[a, b] = False
+            for x in chosen:  # every prompt of this set was seen: rule its pairs out
+                for y in chosen:
+                    if x != y and k == 2:
+                        available[x, y] = False
         return None
 
 

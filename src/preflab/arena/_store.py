@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -144,13 +145,39 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 
 
         @sa.event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
-            mode = "IMMEDIATE" if conn.get_execution_options().get("write") else "DEFERRED"
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            if conn.get_execution_options().get("write"):
+                _begin_immediate(conn.connection.dbapi_connection)
+            else:
+                conn.exec_driver_sql("BEGIN DEFERRED")
 
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _begin_immediate(raw: Any, timeout: float = 30.0) -> None:
+    """``BEGIN IMMEDIATE``, retried every 0.5-5 ms while another process holds the lock.
+
+    SQLite's own busy handler backs off to sleeps of 25-100 ms, which becomes the tail latency
+    when two workers write all the time; polling briefly keeps the hand-over fast.
+    """
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + timeout
+        delay = 0.0005
+        while True:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                text = str(exc)
+                if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 1.5, 0.005)
+    finally:
+        raw.execute("PRAGMA busy_timeout=30000")
 
 
 class Store:
@@ -274,12 +301,14 @@ class Store:
             return None
         return Battle(r.id, r.voter, r.prompt_id, tuple(json.loads(r.models)), r.status, r.created)
 
-    def seen_by(self, voter: str) -> list[tuple[str, tuple[str, ...]]]:
-        """``(prompt_id, models)`` of every battle this voter was shown."""
+    def battles_of(self, voter: str) -> list[Battle]:
+        """Every battle this voter was shown, oldest first (one indexed query)."""
         with self.read() as c:
-            q = sa.select(battles_t.c.prompt_id, battles_t.c.models).where(
-                battles_t.c.voter == voter)
-            return [(str(p), tuple(json.loads(m))) for p, m in c.execute(q)]
+            q = (sa.select(battles_t.c.id, battles_t.c.prompt_id, battles_t.c.models,
+                           battles_t.c.status, battles_t.c.created)
+                 .where(battles_t.c.voter == voter).order_by(battles_t.c.created))
+            return [Battle(str(r[0]), voter, str(r[1]), tuple(json.loads(r[2])), str(r[3]),
+                           float(r[4])) for r in c.execute(q)]
 
     def _close(self, c: Connection, battle_id: str, voter: str, status: str) -> Battle:
         """Move an open battle of ``voter`` to ``status``; the condition admits one caller."""
