@@ -207,10 +207,6 @@ def sum_struct(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.if_else(pc.is_null(arr), pa.scalar(None, pa.float64()), total)
 
 
-def problem_values(mask: np.ndarray, col: pa.Array) -> pa.Array:
-    return col if len(col) == len(mask) else pa.nulls(len(mask), pa.string())
-
-
 def cast_column(raw: pa.Table, name: str, typ: pa.DataType, path: str) -> pa.Array:
     """Column ``name`` cast to ``typ`` (strings to ``typ`` via parsing); a clear error otherwise."""
     col = to_array(raw.column(name))

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from preflab._errors import DataError
-from preflab.data._adapters_base import RAW_WINNER, ROW, SKIP_HINT, Candidate, Problem
+from preflab.data._adapters_base import RAW_WINNER, ROW, SKIP_HINT, Candidate
 from preflab.data._schema import WINNERS, conform
 
 log = logging.getLogger(__name__)
@@ -230,9 +230,3 @@ def first_problems(rejects: pa.Table, path: str, limit: int = 10) -> list[str]:
         out.append(str(DataError(r["reason"], path=path, row=r["row"], field=r["field"],
                                  fix=r["fix"])))
     return out
-
-
-def problem(mask: np.ndarray, field: str, reason: str, fix: str,
-            values: pa.Array | None = None) -> Problem:
-    """Shorthand used by adapters."""
-    return Problem(mask=mask, field=field, reason=reason, fix=fix, values=values)
