@@ -175,4 +175,57 @@ def judge_command(
         )
 
 
-commands: list[click.Command] = [judge_command]
+@click.command("verify")
+@click.argument("table", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", type=click.Choice(["code", "math"]), required=True,
+              help="code: run the response against the tests column; math: compare final answers.")
+@click.option("-o", "--output", "output", required=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="Scores table.")
+@click.option("--pairs", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write preference pairs (the better-verified response wins).")
+@click.option("--details", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write per-response results (per-test status or extracted answer).")
+@click.option("--response", default="response", show_default=True, help="Response column.")
+@click.option("--tests", default="tests", show_default=True,
+              help="Tests column (list of Python snippets or a JSON list).")
+@click.option("--reference", default="reference", show_default=True,
+              help="Reference answer column (math).")
+@click.option("--timeout", type=float, default=5.0, show_default=True,
+              help="Seconds per test (code).")
+@click.option("--memory-mb", type=int, default=1024, show_default=True,
+              help="Memory limit per candidate process (code).")
+@click.option("--workers", type=int, default=2, show_default=True,
+              help="Candidate processes at a time.")
+@handle_errors
+def verify_command(table: Path, kind: str, output: Path, pairs: Path | None,
+                   details: Path | None, response: str, tests: str, reference: str,
+                   timeout: float, memory_mb: int, workers: int) -> None:
+    """Verify responses (code against tests, math against reference answers).
+
+    TABLE has prompt_id, model, the response column, and tests (code) or reference (math).
+    Writes a scores table (judge verifier:code / verifier:math) and, with --pairs,
+    CodeDPO-style comparisons where a response that verifies better beats one that does not.
+
+    \b
+    Example:
+      preflab verify solutions.parquet --kind code -o scores.parquet --pairs pairs.parquet
+      preflab verify answers.jsonl --kind math -o scores.parquet
+    """
+    from preflab.data import read_table, write_table
+    from preflab.judge import run_verifier
+
+    rows = read_table(table)
+    with rich_progress(f"verifying ({kind})") as progress:
+        run = run_verifier(rows, kind, response=response, tests=tests, reference=reference,
+                           timeout=timeout, memory_mb=memory_mb, workers=workers,
+                           progress=progress)
+    write_table(run.scores, output)
+    if pairs is not None:
+        write_table(run.comparisons, pairs)
+    if details is not None:
+        write_table(run.details, details)
+    statuses = run.details.column("status").to_pylist()
+    console.print(json.dumps({s: statuses.count(s) for s in sorted(set(statuses))}))
+
+
+commands: list[click.Command] = [judge_command, verify_command]
