@@ -7,6 +7,7 @@ Parsers never guess: a reply without a recognisable verdict becomes
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -181,8 +182,9 @@ def aggregate(verdicts: Sequence[Verdict], how: str = "majority") -> Verdict:
     elif how != "mean":
         raise ValueError(f"aggregate must be 'majority' or 'mean', not {how!r}")
     if pairwise:
-        strength = int(mean) if abs(mean - int(mean)) != 0.5 else int(mean)  # toward zero
-        strength = max(-2, min(2, round(mean) if abs(mean - round(mean)) != 0.5 else strength))
-        label = {v: k for k, v in PAIRWISE_VALUE.items()}[float(strength)]
+        # nearest label to the mean strength; halves round toward A=B
+        mag = math.floor(abs(mean) + 0.5 - 1e-9)
+        strength = float(min(2, mag) * (1 if mean > 0 else -1))
+        label = {v: k for k, v in PAIRWISE_VALUE.items()}[strength if strength else 0.0]
         return Verdict("ok", raw, label=label, score=mean)
     return Verdict("ok", raw, score=mean)
