@@ -117,15 +117,18 @@ def test_rate_limit_per_voter(sqlite_url: str) -> None:
     c = make_client(sqlite_url, rate_limit=3)
     c.app.state.arena.store.load_responses(make_rows(n_prompts=8))  # type: ignore[attr-defined]
     codes = []
-    for _ in range(3):
+    for _ in range(3):  # three votes pass: three battles, three votes
         page = c.get("/")
-        if page.status_code != 200:
-            codes.append(page.status_code)
-            break
+        assert page.status_code == 200
         codes.append(c.post("/vote", data={**form_fields(page.text), "choice": "a"}).status_code)
-    assert 429 in codes
-    limited = c.get("/") if codes[-1] != 429 else None
-    assert limited is None or limited.status_code in (200, 429)
+    assert codes == [200, 200, 200]
+    limited = c.get("/")  # a fourth new battle within the minute
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "60"
+    other = TestClient(c.app, base_url=BASE)  # another voter (same IP, high IP limit) is fine
+    page = other.get("/")
+    assert page.status_code == 200
+    # votes are limited separately from battles: the other voter's own limit applies
+    assert other.post("/vote", data={**form_fields(page.text), "choice": "b"}).status_code == 200
 
 
 def test_rate_limit_per_ip(sqlite_url: str) -> None:

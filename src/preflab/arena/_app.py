@@ -53,8 +53,9 @@ class ArenaApp:
         self.store = self.arena.store
         self.signer = Signer(config.secret or self.store.shared_secret(),
                              battle_max_age=config.battle_max_age)
-        self.voter_limit = RateLimiter(config.rate_limit)
-        self.ip_limit = RateLimiter(config.rate_limit_ip)
+        # separate windows for votes and for new battles (each vote also opens a battle)
+        self.limits = {kind: (RateLimiter(config.rate_limit), RateLimiter(config.rate_limit_ip))
+                       for kind in ("vote", "battle")}
         self.roots = [Path(r).resolve() for r in config.image_roots]
 
     def page(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
@@ -67,10 +68,12 @@ class ArenaApp:
             resp.headers["retry-after"] = "60"
         return resp
 
-    def limited(self, request: Request, voter: str) -> bool:
+    def limited(self, request: Request, voter: str, kind: str = "vote") -> bool:
+        """Count one ``kind`` event for this voter and client IP; True when over a limit."""
         ip = request.client.host if request.client else "unknown"
-        ok_v, _ = self.voter_limit.allow("v:" + voter)
-        ok_ip, _ = self.ip_limit.allow("ip:" + ip)
+        by_voter, by_ip = self.limits[kind]
+        ok_v, _ = by_voter.allow(voter)
+        ok_ip, _ = by_ip.allow(ip)
         return not (ok_v and ok_ip)
 
     def slot_view(self, battle: Battle, token: str) -> list[dict[str, Any]]:
@@ -150,7 +153,7 @@ def create_app(config: ArenaConfig) -> FastAPI:
         battle = next((b for b in reversed(history)
                        if b.status == "open" and b.created > cutoff), None)
         if battle is None:
-            if state.limited(request, voter):
+            if state.limited(request, voter, "battle"):
                 return with_cookie(state.error(429, "Too many battles in a minute."), voter, new)
             battle = state.arena.next_battle(voter, history)
         if battle is None:
