@@ -113,3 +113,28 @@ def test_spark_equals_duckdb(battles: dict[str, Path], spark: Any) -> None:
                                         where="category = 'math'"))
     b = fit_bradley_terry(stream_counts(battles["parquet"], where="category = 'math'"))
     np.testing.assert_array_equal(a.rating, b.rating)
+
+
+def test_chunked_style_control_equals_in_memory(shared_data: Path, tmp_path: Path) -> None:
+    from preflab.rank._engines import stream_style_control
+    from preflab.rank._style_control import fit_style_control
+
+    rename = {"sum_assistant_a_tokens": "style_a_tokens", "header_count_a": "style_a_headers",
+              "list_count_a": "style_a_lists", "bold_count_a": "style_a_bold",
+              "sum_assistant_b_tokens": "style_b_tokens", "header_count_b": "style_b_headers",
+              "list_count_b": "style_b_lists", "bold_count_b": "style_b_bold"}
+    t = pq.read_table(shared_data / "fastchat-reference" / "battles_10k.parquet")
+    t = t.rename_columns([rename.get(c, c) for c in t.column_names])
+    pq.write_table(t.slice(0, 6000), tmp_path / "p0.parquet")
+    pq.write_table(t.slice(6000), tmp_path / "p1.parquet")
+    chunked = stream_style_control(str(tmp_path / "p*.parquet"), chunk_rows=1500,
+                                   cache_dir=tmp_path)
+    mem = fit_style_control(t, intervals="sandwich")
+    assert chunked.ratings.models == mem.ratings.models
+    np.testing.assert_allclose(chunked.ratings.rating, mem.ratings.rating, atol=1e-4)
+    np.testing.assert_allclose(chunked.coef, mem.coef, atol=1e-6)
+    assert chunked.ratings.ci is not None and mem.ratings.ci is not None
+    np.testing.assert_allclose(chunked.ratings.ci, mem.ratings.ci, atol=1e-3)
+    assert list(tmp_path.glob("preflab-style-*")) == []  # the cache is removed
+    with pytest.raises(DataError, match="style_a_emoji"):
+        stream_style_control(str(tmp_path / "p0.parquet"), features=("bold", "emoji"))
