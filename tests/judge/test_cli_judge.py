@@ -66,6 +66,7 @@ def test_judge_with_toml_then_audit(tmp_path: Path) -> None:
     assert code == 0, out
     d = json.loads(out)["fake-judge"]
     assert d["n_unparsed"] == n_unparsed and d["position"]["n_pairs_both_orders"] > 0
+    assert d["length"] is not None and d["length"]["n"] == 20 - n_unparsed
 
 
 def test_judge_shorthand_baseline_and_rubric(tmp_path: Path) -> None:
@@ -119,6 +120,35 @@ def test_judge_shorthand_baseline_and_rubric(tmp_path: Path) -> None:
     scores = pq.read_table(tmp_path / "s.parquet")
     assert scores.column_names[:3] == ["prompt_id", "model", "score"]
     assert scores.num_rows == 2 and set(scores.column("aspect").to_pylist()) == {"usefulness"}
+
+
+def test_judge_reference_generated_first(tmp_path: Path) -> None:
+    pq.write_table(pa.Table.from_pylist(make_pairs(2)), tmp_path / "p.parquet")
+    with FakeOpenAI() as srv:
+        code, out = invoke(
+            "judge",
+            str(tmp_path / "p.parquet"),
+            "--model",
+            "fake",
+            "--base-url",
+            srv.url,
+            "--api-key-env",
+            "",
+            "--template",
+            "arena-hard-reference",
+            "--reference",
+            "generate",
+            "-o",
+            str(tmp_path / "o.parquet"),
+        )
+        assert code == 0, out
+        assert srv.n_requests == 2 + 4  # one reference answer per prompt, then two games each
+    log = [json.loads(x) for x in (tmp_path / "o.log.jsonl").read_text().splitlines()]
+    refs = [x for x in log if x["tag"].startswith("ref:")]
+    judged = [x for x in log if not x["tag"].startswith("ref:")]
+    assert len(refs) == 2 and all(
+        any(r["reply"] in m["content"] for r in refs for m in x["messages"]) for x in judged
+    )
 
 
 def test_judge_failures_exit_nonzero_and_resume(tmp_path: Path) -> None:

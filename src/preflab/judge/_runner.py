@@ -252,6 +252,8 @@ def _assemble(
                 "model_a": r[first],
                 "model_b": r[second],
                 "game": g,
+                "len_a": len(str(r["response" + first[-2:]])),  # characters, for the audit
+                "len_b": len(str(r["response" + second[-2:]])),
             }
         else:
             d = {"prompt_id": str(r["prompt_id"]), "model": r["model"]}
