@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -38,6 +39,15 @@ def make_pairs(n: int) -> list[dict[str, str]]:
 def cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds used so far by process ``pid`` (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
 
 
 def arena_hard_style(pairs: list[dict[str, str]], url: str, workers: int, out: Path,
@@ -78,6 +88,7 @@ def main() -> None:
     ap.add_argument("--peer-pairs", type=int, default=500,
                     help="pairs for the (slow) Arena-Hard-style loop; 0 skips it")
     args = ap.parse_args()
+    load0 = os.getloadavg()
     server = subprocess.Popen([sys.executable, "-m", "preflab.judge._fake_server",
                                "--latency", str(args.latency)], stdout=subprocess.PIPE, text=True)
     try:
@@ -93,12 +104,12 @@ def main() -> None:
             db = Path(tmp) / "cache.sqlite"
             for label, j in (("preflab (stream transport)", judge),
                              ("preflab (httpx transport)", judge.with_(transport="httpx"))):
-                c0, t0 = cpu(), time.perf_counter()
+                c0, t0, s0 = cpu(), time.perf_counter(), proc_cpu(server.pid)
                 cache = db if "stream" in label else Path(tmp) / "c2.sqlite"
                 run = run_judge(pairs, j, cache=cache)
                 wall, c = time.perf_counter() - t0, cpu() - c0
                 assert run.complete and run.n_new == n, run.summary()
-                rows.append((label, wall, c))
+                rows.append((label, wall, c, proc_cpu(server.pid) - s0))
             c0, t0 = cpu(), time.perf_counter()
             run = run_judge(pairs, judge, cache=db)
             cached_wall, cached_cpu = time.perf_counter() - t0, cpu() - c0
@@ -115,9 +126,10 @@ def main() -> None:
                                   2 * len(sub)))
         print(f"{n} judgments, {args.latency * 1000:.0f} ms latency, concurrency "
               f"{args.concurrency}: ideal {ideal:.2f} s")
-        for label, wall, c in rows:
+        print(f"  load average before: {load0}, after: {os.getloadavg()}")
+        for label, wall, c, sc in rows:
             print(f"  {label:60s} {wall:7.2f} s  ({wall / ideal:.2f}x ideal, "
-                  f"client CPU {1000 * c / n:.2f} ms/call)")
+                  f"client CPU {1000 * c / n:.2f} ms/call, server CPU {sc:.1f} s)")
         print(f"  {'fully cached re-run':60s} {cached_wall:7.2f} s  "
               f"(client CPU {cached_cpu:.2f} s)")
         for label, wall, c, m in peer_rows:
