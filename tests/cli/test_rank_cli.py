@@ -122,3 +122,25 @@ def test_bad_rows_in_a_native_file_get_row_level_errors(tmp_path):
     res = run("rank", str(bad))
     assert res.exit_code == 1
     assert "row" in res.output and "'winner'" in res.output and "'A'" in res.output
+
+
+def test_style_control_and_sandwich_boards(shared_data):
+    res = run("rank", str(shared_data / "fastchat-reference" / "battles_10k.parquet"),
+              "--style-control", "--intervals", "sandwich", "--format", "json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert [s["feature"] for s in doc["style"]] == ["tokens", "headers", "lists", "bold"]
+    assert all(s["ci_low"] < s["coef"] < s["ci_high"] for s in doc["style"])
+    plain = doc["boards"]["overall"]
+    assert plain["intervals"].startswith("sandwich") and "style" not in plain
+    assert len(plain["models"]) == len(doc["models"]) == 100
+
+
+def test_style_control_report_shows_both_boards(tmp_path, shared_data):
+    report = tmp_path / "r.html"
+    res = run("rank", str(shared_data / "fastchat-reference" / "battles_10k.parquet"),
+              "--style-control", "--intervals", "sandwich", "--report", str(report))
+    assert res.exit_code == 0, res.output
+    html = report.read_text()
+    assert "overall (style-controlled)" in html and "Style coefficients" in html
+    assert html.count("<h2>") >= 2
