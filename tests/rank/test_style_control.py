@@ -160,3 +160,23 @@ def test_errors_name_the_field() -> None:
     with pytest.raises(DataError, match="missing style value"):
         fit_style_control(t.set_column(4, "style_a_tokens", pa.array([1, None])),
                           features=("tokens",))
+
+
+def test_style_columns_from_responses() -> None:
+    from preflab.rank._style_control import add_style_columns, style_counts
+
+    text = ("# Title\n## Part\nSome **bold** and __also bold__ text.\n- one\n* two\n"
+            "1. first\n```\n# not a header\n- not a list\n**not bold**\n```\n")
+    c = style_counts(text)
+    assert (c["headers"], c["lists"], c["bold"]) == (2, 3, 2)
+    assert style_counts("a b c", count_tokens=lambda s: 42)["tokens"] == 42
+    comps = pa.table({"prompt_id": ["p1", "p1"], "model_a": ["x", "y"], "model_b": ["y", "x"],
+                      "winner": ["model_a", "tie"]})
+    resp = pa.table({"prompt_id": ["p1", "p1"], "model": ["x", "y"],
+                     "text": [text, "plain answer"]})
+    out = add_style_columns(comps, resp)
+    assert out.column("style_a_headers").to_pylist() == [2.0, 0.0]
+    assert out.column("style_b_bold").to_pylist() == [0.0, 2.0]
+    assert out.column("style_b_tokens").to_pylist()[0] == 2.0
+    with pytest.raises(DataError, match="no response text"):
+        add_style_columns(comps, resp.slice(0, 1))
