@@ -55,10 +55,16 @@ def test_score_parsers() -> None:
     assert lenient("Score: 3").score == 3.0
     assert lenient("3 - The code is mostly right").score == 3.0
     assert lenient("I'd give it 2/4.").score == 2.0
+    assert (
+        lenient("1. Read it.\n2. Check it.\n3. The usefulness score for this code is 3.").score
+        == 3.0
+    )
+    assert lenient("1. Steps... it is hard to say.\n\nUsefulness: N/A").status == "unparsed"
+    assert lenient("2 (the code only returns 0)").score == 2.0
     assert lenient("Step 1... The final score is 1 out of 4").score == 1.0
     assert lenient("7").status == "unparsed"  # out of range
     assert lenient("The code looks fine.").status == "unparsed"
-    assert lenient("score: 1 ... score: 3").status == "unparsed"  # ambiguous
+    assert lenient("first score: 1, on reflection the final score: 3").score == 3.0  # last wins
     assert parse_prometheus("Feedback: good. [RESULT] 4").score == 4.0
     assert parse_prometheus("Feedback: good.").status == "unparsed"
     assert get_parser("regex:Rating: (\\d)")("Rating: 7").score == 7.0
@@ -125,8 +131,10 @@ def test_user_template_and_judge_files(tmp_path: Path) -> None:
 
 def test_ice_raw_replies_that_ice_turned_into_zero_stay_unparsed(shared_data: Path) -> None:
     """ICE-Score published 0 for every HumanEval reply that is not a bare integer (215 / 85)."""
-    t = pq.read_table(shared_data / "ice-score" / "humaneval_samples.parquet",
-                      columns=["raw_gpt35_nsnr", "gpt35_nsnr", "raw_gpt35_nswr", "gpt35_nswr"])
+    t = pq.read_table(
+        shared_data / "ice-score" / "humaneval_samples.parquet",
+        columns=["raw_gpt35_nsnr", "gpt35_nsnr", "raw_gpt35_nswr", "gpt35_nswr"],
+    )
     strict = score_parser(0, 4, strict=True)
     lenient = score_parser(0, 4)
     for variant, expected in (("nsnr", 215), ("nswr", 85)):
@@ -144,3 +152,23 @@ def test_ice_raw_replies_that_ice_turned_into_zero_stay_unparsed(shared_data: Pa
             if v.status == "ok" and v.score == 0:
                 assert "0" in r
         assert sum(v.status == "ok" for v in rec) > expected // 2
+
+
+def test_ice_conala_step_by_step_replies(shared_data: Path) -> None:
+    """CoNaLa replies (4 prompt variants): where ICE-Score's published score and ours both
+    exist they agree (ICE's few misreads aside); replies without a score stay unparsed."""
+    t = pq.read_table(
+        shared_data / "ice-score" / "conala_gpt35_judgments.parquet",
+        columns=["variant", "raw_output", "score"],
+    ).to_pylist()
+    parse = score_parser(0, 4)
+    for variant in ("nsnr", "nswr", "wsnr", "wswr"):
+        rows = [r for r in t if r["variant"] == variant]
+        vs = [parse(r["raw_output"]) for r in rows]
+        unparsed = [r for r, v in zip(rows, vs, strict=True) if v.status == "unparsed"]
+        assert len(unparsed) <= 4
+        assert all(r["score"] == 0 for r in unparsed)  # ICE made them 0; we keep them apart
+        agree = sum(
+            v.score == r["score"] for r, v in zip(rows, vs, strict=True) if v.status == "ok"
+        )
+        assert agree >= len(rows) - len(unparsed) - 3

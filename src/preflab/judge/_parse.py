@@ -63,16 +63,32 @@ def parse_arena_hard(reply: str) -> Verdict:
     return Verdict("unparsed", reply)
 
 
+_NA = re.compile(r"(?:usefulness|correctness|score|rating)\s*:\s*n/?a\b")
+
+
 def score_parser(low: int, high: int, *, strict: bool = False) -> Parser:
     """Integer score in ``[low, high]``.
 
     ``strict``: only a reply that is a bare integer (ICE-Score's rule for HumanEval). Otherwise
-    also, tried in this order: ``Score: k`` / ``final score is k``, ``Usefulness: k``
-    (aspect words), a leading ``k -``, ``k.``, ``k:``, ``k (``, then ``k/N`` or ``k out of N``.
-    Within the first pattern that matches, the most common in-range value wins; a tie between
-    values (e.g. ``score: 1 ... score: 3``) or an out-of-range value -> unparsed.
+    a reply that is not a bare integer is read as a (step-by-step) explanation and its *last*
+    explicit score statement counts: ``score ... is k``, ``Score: k``, ``scores a k``,
+    ``rate ... as k``, ``rated k``, ``Usefulness: k`` / ``usefulness ... is k`` (aspect words),
+    ``k/N`` or ``k out of N``; or, when the reply opens with it, ``k -``, ``k:``, ``k (``
+    (not ``k.``: that is a step number). A final ``Usefulness: N/A``, a statement outside the
+    range, or no statement at all -> unparsed. (ICE-Score's own rule for step-by-step replies takes
+    the most common number in sentences mentioning the score, and 0 when there is none.)
     """
     in_range = set(range(low, high + 1))
+    statements = [
+        re.compile(r"score\b[^.\n\d]{0,60}?(?:is|of|:|=|be)\s*\**\s*(\d+)(?![.,]?\d)"),
+        re.compile(r"\bscores?\s+(?:a\s+|an\s+)?(\d+)(?![.,]?\d)"),
+        re.compile(r"\brat(?:e|ed|ing)\b[^.\n\d]{0,80}?\bas\s+(?:a\s+|an\s+)?\**(\d+)(?![.,]?\d)"),
+        re.compile(r"(?:correctness|usefulness|rating)\s*[:=]\s*\**\s*(\d+)"),
+        re.compile(r"\b(\d+)\s*(?:/|out of)\s*" + str(high) + r"\b"),
+        re.compile(r"\brated\s+(?:a\s+|an\s+)?(\d+)(?![.,]?\d)"),
+        re.compile(r"(?:usefulness|correctness)\b[^.\n\d]{0,60}?\bis\s+(\d+)(?![.,]?\d)"),
+        re.compile(r"\A\**\s*(\d+)\s*\**\s*(?:-|–|:|\(|/\s*\d+|out of)"),
+    ]
 
     def parse(reply: str) -> Verdict:
         text = reply.strip()
@@ -86,21 +102,17 @@ def score_parser(low: int, high: int, *, strict: bool = False) -> Parser:
         if strict:
             return Verdict("unparsed", reply)
         low_text = text.lower()
-        patterns = (
-            r"(?:final\s+)?score\s*(?:is|of|:|=)?\s*\**\s*(\d+)(?:\s*(?:/|out of)\s*\d+)?",
-            r"(?:correctness|usefulness|rating)\s*[:=]\s*\**\s*(\d+)",
-            r"^\**\s*(\d+)\s*\**\s*(?:-|–|:|\(|\.(?!\d)|/\s*\d+|out of)",
-            r"\b(\d+)\s*(?:/|out of)\s*" + str(high) + r"\b",
+        found = [
+            (m.start(1), int(m.group(1))) for pat in statements for m in pat.finditer(low_text)
+        ]
+        if not found:
+            return Verdict("unparsed", reply)
+        value = max(found)[1]
+        return (
+            Verdict("ok", reply, score=float(value))
+            if value in in_range
+            else Verdict("unparsed", reply)
         )
-        for pat in patterns:
-            matches = [int(m) for m in re.findall(pat, low_text, flags=re.M)]
-            matches = [m for m in matches if m in in_range]
-            if matches:
-                counts = Counter(matches).most_common()
-                if len(counts) == 1 or counts[0][1] > counts[1][1]:
-                    return Verdict("ok", reply, score=float(counts[0][0]))
-                return Verdict("unparsed", reply)
-        return Verdict("unparsed", reply)
 
     return parse
 
