@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from preflab._errors import DataError
-from preflab.data._io import arrow_table
+from preflab.data._io import arrow_table, quiet_connection
 from preflab.data._schema import conform
 
 FLIP = {"model_a": "model_b", "model_b": "model_a", "tie": "tie", "tie_bothbad": "tie_bothbad"}
@@ -92,11 +92,9 @@ def scores_to_comparisons(scores: pa.Table) -> pa.Table:
     ``model_a`` is the first model in sorted order. A model scored twice for the same prompt,
     judge and aspect is an error (average the scores first).
     """
-    import duckdb
-
     keys = ["prompt_id"] + [c for c in ("judge", "aspect") if c in scores.column_names]
     s = conform(scores, "scores").select(keys + ["model", "score"])
-    con = duckdb.connect()
+    con = quiet_connection()
     con.register("s", s)
     dup = con.sql(f"SELECT {', '.join(keys)}, model, count(*) AS n FROM s "
                   f"GROUP BY ALL HAVING n > 1 LIMIT 1").fetchall()

@@ -99,7 +99,7 @@ def _read_json(p: Path) -> pa.Table:
     else (column-oriented objects, mixed types DuckDB refuses) through Python's json."""
     import duckdb
 
-    con = duckdb.connect()
+    con = quiet_connection()
     try:
         head = _first_char(p)
         if head == "[":
@@ -223,9 +223,8 @@ def comparisons_relation(path: str | Path, connection: Any = None) -> Any:
     connection:
         A ``duckdb.DuckDBPyConnection``; a new in-memory one when ``None``.
     """
-    import duckdb
 
-    con = connection if connection is not None else duckdb.connect()
+    con = connection if connection is not None else quiet_connection()
     source = scan_sql(path)
     columns = [d[0] for d in con.sql(f"SELECT * FROM {source} LIMIT 0").description]
     missing = [c for c in COMPARISONS_REQUIRED if c not in columns and c != "prompt_id"]
@@ -255,3 +254,13 @@ def arrow_table(relation: Any) -> pa.Table:
     method = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
     table: pa.Table = method()
     return table
+
+
+def quiet_connection() -> Any:
+    """A new in-memory DuckDB connection that never draws a progress bar (library code is
+    silent; DuckDB otherwise prints one for queries over ~2 s)."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    return con

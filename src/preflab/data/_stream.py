@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from preflab._errors import DataError
 from preflab.data._adapters_base import SKIP_HINT
-from preflab.data._io import scan_sql
+from preflab.data._io import quiet_connection, scan_sql
 from preflab.data._schema import WINNERS
 from preflab.data._validate import WINNER_FIX
 
@@ -73,12 +73,7 @@ def check_comparisons_file(path: str | Path, *, strict: bool = True,
     file order) raises :class:`~preflab._errors.DataError`; a second pass finds it, only then.
     Uniqueness of id columns is not checked here (that needs the ids in memory).
     """
-    import duckdb
-
-    con = connection
-    if con is None:
-        con = duckdb.connect()
-        con.execute("SET enable_progress_bar = false")
+    con = connection if connection is not None else quiet_connection()
     source = scan_sql(path)
     columns = [d[0] for d in con.sql(f"SELECT * FROM {source} LIMIT 0").description]
     for c in ("model_a", "model_b", "winner"):
