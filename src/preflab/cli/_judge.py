@@ -137,7 +137,7 @@ def judge_command(
         if v is not None
     }
     if judge_file is not None:
-        import tomllib
+        from preflab.judge._toml import tomllib
 
         data = tomllib.loads(judge_file.read_text(encoding="utf-8")) | overrides
         judge = judge_from_dict(data, path=str(judge_file), base=judge_file.parent)

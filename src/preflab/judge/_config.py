@@ -25,11 +25,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from preflab._errors import DataError
 from preflab.judge._parse import Parser, get_parser
 from preflab.judge._templates import Template, load_template, template_from_dict
+from preflab.judge._toml import tomllib
 
 
 @dataclass(frozen=True, slots=True)

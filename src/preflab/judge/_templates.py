@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import tomllib
-
 from preflab._errors import DataError
+from preflab.judge._toml import tomllib
 
 FIELDS = ("prompt", "response", "response_a", "response_b", "reference")
 _FIELD_RE = re.compile(r"\{(" + "|".join(FIELDS) + r")\}")

@@ -14,7 +14,16 @@ import ssl
 from typing import Protocol
 from urllib.parse import urlsplit
 
-import httpx
+
+def missing_extra(package: str) -> ImportError:
+    """The error raised when an optional dependency of the judge extra is missing."""
+    return ImportError(f"{package} is needed for preflab.judge: pip install 'preflab[judge]'")
+
+
+try:
+    import httpx
+except ImportError as _exc:  # pragma: no cover - httpx is in the judge extra
+    raise missing_extra("httpx") from _exc
 
 
 class TransportError(Exception):

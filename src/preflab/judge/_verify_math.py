@@ -22,15 +22,15 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import sympy
-from sympy.parsing.sympy_parser import (
-    convert_xor,
-    implicit_multiplication_application,
-    parse_expr,
-    standard_transformations,
-)
+from preflab.judge._transport import missing_extra
 
-_TRANSFORMS = (*standard_transformations, implicit_multiplication_application, convert_xor)
+
+def _sympy() -> Any:
+    try:
+        import sympy
+    except ImportError as exc:  # pragma: no cover - sympy is in the judge extra
+        raise missing_extra("sympy") from exc
+    return sympy
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,18 +123,27 @@ def _latex_to_sympy_text(s: str) -> str:
 def _to_sympy(s: str) -> Any:
     if len(s) > 200 or "\\" in _latex_to_sympy_text(s):
         return None
+    from sympy.parsing.sympy_parser import (
+        convert_xor,
+        implicit_multiplication_application,
+        parse_expr,
+        standard_transformations,
+    )
+
+    transforms = (*standard_transformations, implicit_multiplication_application, convert_xor)
     text = _latex_to_sympy_text(s)
     pct = text.endswith("%")
     if pct:
         text = text[:-1]
     try:
-        expr = parse_expr(text, transformations=_TRANSFORMS, evaluate=True)
+        expr = parse_expr(text, transformations=transforms, evaluate=True)
     except Exception:  # noqa: BLE001 - sympy raises many kinds of errors on bad input
         return None
     return (expr, expr / 100) if pct else expr
 
 
 def _equal_expr(a: Any, b: Any) -> bool:
+    sympy = _sympy()
     left = a if isinstance(a, tuple) else (a,)
     right = b if isinstance(b, tuple) else (b,)
     for x in left:
