@@ -107,7 +107,10 @@ _ETA_CLIP = 34.538776394910684  # logit(1 - 1e-15): AlpacaEval clips probabiliti
 
 
 class _Work:
-    """Preallocated (B, n) buffers: fresh arrays of this size cost more than the arithmetic."""
+    """Preallocated (B, n) buffers: fresh arrays of this size cost more than the arithmetic.
+
+    Methods work on the first ``k`` rows (the problems still iterating).
+    """
 
     def __init__(self, shape: tuple[int, int]) -> None:
         self.eta, self.d_eta, self.eta_new, self.e, self.sp, self.mu, self.t1, self.t2 = (
@@ -115,59 +118,48 @@ class _Work:
         self.pos = np.empty(shape, dtype=bool)
 
     def eta_of(self, beta: FloatArray, xt: FloatArray, out: FloatArray) -> FloatArray:
-        """Linear predictor ``beta @ x.T`` elementwise (no threaded BLAS for 3 columns)."""
-        np.multiply(beta[:, 0:1], xt[0], out=out)
-        for k in (1, 2):
-            np.multiply(beta[:, k:k + 1], xt[k], out=self.t1)
-            out += self.t1
+        """Linear predictor ``beta @ x.T`` into the first ``len(beta)`` rows of ``out``."""
+        k = len(beta)
+        o, t1 = out[:k], self.t1[:k]
+        np.multiply(beta[:, 0:1], xt[0], out=o)
+        for j in (1, 2):
+            np.multiply(beta[:, j:j + 1], xt[j], out=t1)
+            o += t1
         return out
 
-    def softplus_sigmoid(self, eta: FloatArray) -> None:
-        """``sp = log(1 + e^eta)`` and ``mu = sigma(eta)`` from one exp and one log1p."""
-        e, sp, mu, t1 = self.e, self.sp, self.mu, self.t1
+    def softplus_sigmoid(self, eta: FloatArray, k: int, softplus: bool = True) -> None:
+        """``sp = log(1 + e^eta)`` (if asked) and ``mu = sigma(eta)`` on rows ``[:k]``."""
+        eta = eta[:k]
+        e, sp, mu, t1, pos = self.e[:k], self.sp[:k], self.mu[:k], self.t1[:k], self.pos[:k]
+        if not softplus:  # mu = 1 / (1 + e^-eta); e^-eta may overflow to inf, giving mu = 0
+            with np.errstate(over="ignore"):
+                np.negative(eta, out=e)
+                np.exp(e, out=e)
+            e += 1.0
+            np.reciprocal(e, out=mu)
+            return
         np.abs(eta, out=e)
         np.negative(e, out=e)
         np.exp(e, out=e)
-        np.log1p(e, out=sp)
-        np.maximum(eta, 0.0, out=t1)
-        sp += t1
+        if softplus:
+            np.log1p(e, out=sp)
+            np.maximum(eta, 0.0, out=t1)
+            sp += t1
         np.add(e, 1.0, out=t1)
         np.divide(e, t1, out=mu)                     # sigma(-|eta|)
-        np.greater_equal(eta, 0.0, out=self.pos)
-        np.subtract(1.0, mu, out=mu, where=self.pos)
+        np.greater_equal(eta, 0.0, out=pos)
+        np.subtract(1.0, mu, out=mu, where=pos)
 
     def objective(self, beta: FloatArray, eta: FloatArray, p: FloatArray, w: FloatArray,
                   c: FloatArray) -> FloatArray:
         """``|beta|_1 + C sum w xent`` with xent(p, eta) = log(1 + e^eta) - p eta (uses ``sp``)."""
-        t1 = self.t1
-        np.multiply(eta, p, out=t1)
-        np.subtract(self.sp, t1, out=t1)
-        t1 *= w
+        k = len(beta)
+        t1 = self.t1[:k]
+        np.multiply(eta[:k], p, out=t1)
+        np.subtract(self.sp[:k], t1, out=t1)
+        t1 *= w[:k]
         out: FloatArray = np.abs(beta).sum(axis=1) + c * t1.sum(axis=1)
         return out
-
-
-
-
-def _eta(beta: FloatArray, xt: FloatArray) -> FloatArray:
-    """Linear predictor (B, n) of (B, 3) coefficients; elementwise (no threaded BLAS)."""
-    out: FloatArray = beta[:, 0:1] * xt[0] + beta[:, 1:2] * xt[1] + beta[:, 2:3] * xt[2]
-    return out
-
-
-def _softplus_sigmoid(eta: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """``log(1 + e^eta)`` and ``sigma(eta)`` from one exp and one log1p."""
-    e = np.exp(-np.abs(eta))
-    sp = np.maximum(eta, 0.0) + np.log1p(e)
-    mu = np.where(eta >= 0, 1.0, e) / (1.0 + e)
-    return sp, mu
-
-
-def _objective(beta: FloatArray, sp: FloatArray, eta: FloatArray, p: FloatArray,
-               w: FloatArray, c: FloatArray) -> FloatArray:
-    """Per-problem ``|beta|_1 + C sum w xent``; xent(p, eta) = log(1 + e^eta) - p eta."""
-    out: FloatArray = np.abs(beta).sum(axis=1) + c * np.einsum("bn,bn->b", w, sp - p * eta)
-    return out
 
 
 def _l1_quadratic(a: FloatArray, h: FloatArray) -> FloatArray:
@@ -198,7 +190,7 @@ def l1_soft_logistic(
     c: FloatArray,
     *,
     init: FloatArray | None = None,
-    tol: float = 1e-11,
+    tol: float = 1e-5,
     max_iter: int = 100,
 ) -> FloatArray:
     r"""Solve B L1-penalised soft-label logistic regressions with 3 features at once, exactly.
@@ -207,8 +199,9 @@ def l1_soft_logistic(
     for each problem ``b`` (no intercept): the liblinear objective of scikit-learn's
     ``LogisticRegression(penalty="l1")`` with sample weights. Proximal Newton: each step
     minimises the local quadratic model plus the L1 norm exactly (:func:`_l1_quadratic`),
-    then backtracks on the true objective; it stops when no coefficient moves by more than
-    ``tol`` (relative).
+    then backtracks on the true objective; it stops after a step that moved no coefficient by
+    more than ``tol`` (relative): Newton converges quadratically, so the error left is
+    about tol² (1e-10 by default).
 
     Parameters
     ----------
@@ -224,41 +217,58 @@ def l1_soft_logistic(
     zero = np.max(np.abs(c[:, None] * np.einsum("bn,nk->bk", w * (0.5 - p), x)),
                   axis=1) <= 1.0
     beta[zero] = 0.0
-    active = ~zero
-    ws = _Work(w.shape)
-    eta = ws.eta_of(beta, xt, ws.eta)
-    ws.softplus_sigmoid(eta)
-    f_old = ws.objective(beta, eta, p, w, c)
-    cw = c[:, None] * w
-    for _ in range(max_iter):
-        if not active.any():
-            break
-        t1, t2, mu = ws.t1, ws.t2, ws.mu
+    idx = np.flatnonzero(~zero)            # problems still iterating, kept in rows [:k]
+    k = len(idx)
+    if k == 0:
+        return beta
+    ws = _Work((k, w.shape[1]))
+    wa = np.ascontiguousarray(w[idx])
+    cw = c[idx, None] * wa
+    ca, b = c[idx], beta[idx]
+    ws.eta_of(b, xt, ws.eta)
+    ws.softplus_sigmoid(ws.eta, k)
+    f_old = ws.objective(b, ws.eta, p, wa, ca)
+    for it in range(max_iter):
+        t1, t2, mu = ws.t1[:k], ws.t2[:k], ws.mu[:k]
         np.subtract(mu, p, out=t1)
-        t1 *= cw
+        t1 *= cw[:k]
         grad = np.einsum("bn,nk->bk", t1, x)
         np.subtract(1.0, mu, out=t2)
         t2 *= mu
-        t2 *= cw
+        t2 *= cw[:k]
         hess = np.einsum("bn,nk->bk", t2, xx)[:, _TRI_FULL].reshape(-1, 3, 3)
-        step = _l1_quadratic(grad - np.einsum("bij,bj->bi", hess, beta), hess) - beta
-        step[~active] = 0.0
-        d_eta = ws.eta_of(step, xt, ws.d_eta)
-        t = np.ones(n_prob)
+        step = _l1_quadratic(grad - np.einsum("bij,bj->bi", hess, b), hess) - b
+        d_eta = ws.eta_of(step, xt, ws.d_eta)[:k]
+        eta_new = ws.eta_new[:k]
+        # near the optimum (small steps after two iterations) Newton's full step is taken
+        # without evaluating the objective; otherwise backtrack on it
+        sure = it >= 2 and float(np.max(np.abs(step))) < 1e-3
+        t = np.ones(k)
         for _ls in range(40):
-            np.multiply(d_eta, t[:, None], out=ws.eta_new)
-            ws.eta_new += eta
-            ws.softplus_sigmoid(ws.eta_new)
-            f_new = ws.objective(beta + t[:, None] * step, ws.eta_new, p, w, c)
+            np.multiply(d_eta, t[:, None], out=eta_new)
+            eta_new += ws.eta[:k]
+            ws.softplus_sigmoid(ws.eta_new, k, softplus=not sure)
+            if sure:
+                break
+            f_new = ws.objective(b + t[:, None] * step, ws.eta_new, p, wa, ca)
             bad = f_new > f_old + 1e-13 * np.abs(f_old)
             if not bad.any():
+                f_old = np.minimum(f_new, f_old)
                 break
             t = np.where(bad, t * 0.5, t)
-        new = beta + t[:, None] * step
-        done = np.max(np.abs(new - beta), axis=1) <= tol * (1.0 + np.max(np.abs(new), axis=1))
-        beta, f_old = new, f_new
-        eta, ws.eta_new, ws.eta = ws.eta_new, eta, ws.eta_new
-        active &= ~done
+        new = b + t[:, None] * step
+        done = np.max(np.abs(new - b), axis=1) <= tol * (1.0 + np.max(np.abs(new), axis=1))
+        beta[idx] = new
+        ws.eta, ws.eta_new = ws.eta_new, ws.eta
+        if done.all():
+            break
+        b = new
+        if done.any():  # move the unfinished problems to the front rows
+            keep = np.flatnonzero(~done)
+            for arr in (ws.eta, ws.mu, cw, wa):
+                arr[:len(keep)] = arr[keep]
+            idx, b, ca, f_old = idx[keep], b[keep], ca[keep], f_old[keep]
+            k = len(keep)
     return beta
 
 
@@ -289,14 +299,14 @@ def fit_lc_glm(
     full = l1_soft_logistic(x, p, np.repeat(sample_weight[None, :], n_c, axis=0), cs)
     beta_cv = l1_soft_logistic(x, p, w_cv, c_cv, init=np.tile(full, (n_splits, 1)))
     # log q and log(1 - q) with q = sigma(eta) clipped to [1e-15, 1 - 1e-15]
-    ws = _Work(w_cv.shape)
-    eta = np.clip(ws.eta_of(beta_cv, np.ascontiguousarray(x.T), ws.eta), -_ETA_CLIP, _ETA_CLIP)
-    ws.softplus_sigmoid(eta)
-    ll = sample_weight * (p * eta - ws.sp)  # (B, n): p log q + (1 - p) log(1 - q)
+    # score each fold's problems on its test rows only:
+    # p log q + (1 - p) log(1 - q) = p eta - log(1 + e^eta), q = sigma(eta) clipped at 1e-15
     scores = np.empty((n_splits, n_c))
     for f in range(n_splits):
         test = fold == f
-        scores[f] = ll[f * n_c:(f + 1) * n_c][:, test].mean(axis=1)
+        eta = np.clip(beta_cv[f * n_c:(f + 1) * n_c] @ x[test].T, -_ETA_CLIP, _ETA_CLIP)
+        ll = sample_weight[test] * (p[test] * eta - np.logaddexp(0.0, eta))
+        scores[f] = ll.mean(axis=1)
     best = int(np.argmax(scores.mean(axis=0)))
     c_best = float(cs[best])
     return full[best], c_best
@@ -414,15 +424,15 @@ def estimate_difficulty(
 
     with one difficulty :math:`\gamma_x` per instruction (the first fixed at 0) and reads
     :math:`\gamma` off as the difficulty. We maximise the soft-label likelihood exactly
-    (L-BFGS); the notebook's cross-validated L1 penalty, which barely binds at the chosen
-    ``C``, is left out. ``key`` is each row's instruction key (position or index).
-    Instructions no model saw get NaN.
+    (Newton; the instruction block of the Hessian is diagonal, so each step solves only a
+    2M x 2M Schur complement); the notebook's cross-validated L1 penalty is left out.
+    ``key`` is each row's instruction key (position or index). Instructions no model saw
+    get NaN.
     """
-    from scipy.optimize import minimize
-
     n_m = len(preference)
     ys, ts, ms, ks = [], [], [], []
-    for i, (y, l1, l2, k) in enumerate(zip(preference, len_baseline, len_model, key, strict=True)):
+    for i, (y, l1, l2, k) in enumerate(zip(preference, len_baseline, len_model, key,
+                                           strict=True)):
         y = np.where(np.asarray(y) == 0.0, 1.5, np.asarray(y, dtype=np.float64)) - 1.0
         delta = np.asarray(l1, dtype=np.float64) - np.asarray(l2, dtype=np.float64)
         sd = float(np.std(delta, ddof=1)) if len(delta) > 1 else 0.0
@@ -432,21 +442,53 @@ def estimate_difficulty(
         ms.append(np.full(int(ok.sum()), i))
         ks.append(np.asarray(k)[ok])
     y, t = np.concatenate(ys), np.concatenate(ts)
-    m, k = np.concatenate(ms), np.concatenate(ks)
+    m, k = np.concatenate(ms), np.concatenate(ks).astype(np.int64)
     n_x = n_instructions
-
-    def fun(theta: FloatArray) -> tuple[float, FloatArray]:
-        a, b, g = theta[:n_m], theta[n_m:2 * n_m], np.concatenate([[0.0], theta[2 * n_m:]])
-        eta = a[m] + b[m] * t + g[k]
-        f = float((np.logaddexp(0.0, eta) - y * eta).sum())
-        r = 1.0 / (1.0 + np.exp(-eta)) - y
-        grad = np.concatenate([np.bincount(m, r, n_m), np.bincount(m, r * t, n_m),
-                               np.bincount(k, r, n_x)[1:]])
-        return f, grad
-
-    res = minimize(fun, np.zeros(2 * n_m + n_x - 1), jac=True, method="L-BFGS-B",
-                   options={"maxiter": 5000, "gtol": 1e-9, "ftol": 1e-15})
-    gamma = np.concatenate([[0.0], res.x[2 * n_m:]])
     seen = np.bincount(k, minlength=n_x) > 0
-    out: FloatArray = np.where(seen, gamma, np.nan)
+    ref = int(np.argmax(seen))  # the first instruction seen is the reference (gamma = 0)
+    free = seen.copy()
+    free[ref] = False
+    a, b, g = np.zeros(n_m), np.zeros(n_m), np.zeros(n_x)
+
+    def loss(a: FloatArray, b: FloatArray, g: FloatArray) -> float:
+        eta = a[m] + b[m] * t + g[k]
+        return float((np.logaddexp(0.0, eta) - y * eta).sum())
+
+    f = loss(a, b, g)
+    for _ in range(100):
+        eta = a[m] + b[m] * t + g[k]
+        mu = 1.0 / (1.0 + np.exp(-eta))
+        r, v = mu - y, mu * (1.0 - mu)
+        ga, gb, gg = (np.bincount(m, r, n_m), np.bincount(m, r * t, n_m),
+                      np.bincount(k, r, n_x))
+        # Hessian blocks: per-model 2x2 (A), diagonal over instructions (D), cross (B)
+        a11, a12, a22 = (np.bincount(m, v, n_m), np.bincount(m, v * t, n_m),
+                         np.bincount(m, v * t * t, n_m))
+        dd = np.bincount(k, v, n_x)
+        cell = m * n_x + k
+        b_a = np.bincount(cell, v, n_m * n_x).reshape(n_m, n_x)[:, free]
+        b_b = np.bincount(cell, v * t, n_m * n_x).reshape(n_m, n_x)[:, free]
+        big_a = np.zeros((2 * n_m, 2 * n_m))
+        ii = np.arange(n_m)
+        big_a[ii, ii], big_a[ii, ii + n_m] = a11, a12
+        big_a[ii + n_m, ii], big_a[ii + n_m, ii + n_m] = a12, a22
+        big_b = np.vstack([b_a, b_b])
+        d_inv = 1.0 / dd[free]
+        schur = big_a - (big_b * d_inv) @ big_b.T
+        rhs = -np.concatenate([ga, gb]) + big_b @ (d_inv * gg[free])
+        dab = np.linalg.solve(schur + 1e-12 * np.eye(2 * n_m), rhs)
+        dg = np.zeros(n_x)
+        dg[free] = d_inv * (-gg[free] - big_b.T @ dab)
+        step = 1.0
+        for _ls in range(30):
+            f_new = loss(a + step * dab[:n_m], b + step * dab[n_m:], g + step * dg)
+            if f_new <= f + 1e-12 * abs(f):
+                break
+            step *= 0.5
+        a, b, g = a + step * dab[:n_m], b + step * dab[n_m:], g + step * dg
+        moved = step * max(float(np.max(np.abs(dab))), float(np.max(np.abs(dg))))
+        f = f_new
+        if moved < 1e-10:
+            break
+    out: FloatArray = np.where(seen, g - g[ref], np.nan)
     return out
