@@ -7,12 +7,13 @@ from typing import Any
 import click
 import pyarrow.compute as pc
 
-from preflab.cli._common import console, handle_errors
+from preflab.cli._common import handle_errors
 from preflab.cli._input import (
     adapter_kwargs,
     comparison_input_options,
     input_options,
     read_with_options,
+    say,
 )
 from preflab.data import check_comparisons_file, read_input, write_table
 from preflab.data._validate import first_problems
@@ -42,15 +43,13 @@ def convert(path: str, output: str, responses: str | None, **params: Any) -> Non
     """
     result = read_with_options(path, **input_options(params))
     write_table(result.table, output)
-    console.print(f"wrote {result.table.num_rows} comparisons to {output}",
-                  highlight=False, soft_wrap=True)
+    say(f"wrote {result.table.num_rows} comparisons to {output}")
     if responses is not None:
         if result.responses is None:
             raise click.ClickException(
                 f"{path}: the {result.format} format has no response texts; drop --responses.")
         write_table(result.responses, responses)
-        console.print(f"wrote {result.responses.num_rows} responses to {responses}",
-                      highlight=False, soft_wrap=True)
+        say(f"wrote {result.responses.num_rows} responses to {responses}")
 
 
 @click.command("validate")
@@ -82,24 +81,21 @@ def validate(path: str, max_errors: int, stream: bool, **params: Any) -> None:
     result = read_input(path, source=options.get("source"), strict=False,
                         **adapter_kwargs(options))
     if result.detected:
-        console.print(f"detected format: {result.format}", highlight=False, soft_wrap=True)
+        say(f"detected format: {result.format}")
     t = result.table
     n_models = len(set(pc.unique(t.column("model_a")).to_pylist())
                    | set(pc.unique(t.column("model_b")).to_pylist()))
-    console.print(f"{result.n_input} comparisons read, {t.num_rows} valid, "
-                  f"{result.rejects.num_rows} invalid; {n_models} models",
-                  highlight=False, soft_wrap=True)
+    say(f"{result.n_input} comparisons read, {t.num_rows} valid, "
+                  f"{result.rejects.num_rows} invalid; {n_models} models")
     if result.rejects.num_rows:
         for message in first_problems(result.rejects, path, limit=max_errors):
-            console.print(message, highlight=False, markup=False, soft_wrap=True)
+            say(message)
         counts = pc.value_counts(result.rejects.column("field")).to_pylist()
-        console.print("invalid rows by field: " + ", ".join(
-            f"{c['values']}: {c['counts']}" for c in counts),
-            highlight=False, markup=False, soft_wrap=True)
+        say("invalid rows by field: " + ", ".join(
+            f"{c['values']}: {c['counts']}" for c in counts))
     if skip is not None:
         write_table(result.rejects, skip)
-        console.print(f"{result.rejects.num_rows} rejected rows written to {skip}",
-                      highlight=False, soft_wrap=True)
+        say(f"{result.rejects.num_rows} rejected rows written to {skip}")
     elif result.rejects.num_rows:
         raise click.ClickException(
             f"{result.rejects.num_rows} invalid rows in {path}; fix them, or keep going with "
@@ -113,12 +109,11 @@ def _validate_stream(path: str, options: dict[str, Any]) -> None:
         raise click.UsageError("--stream checks native comparisons files only; drop "
                                + ", ".join(["--from"] + [f"--{u.replace('_', '-')}" for u in used]))
     check = check_comparisons_file(path, strict=False)
-    console.print(f"{check.n_rows} comparisons read, {check.n_rows - check.n_invalid} valid, "
-                  f"{check.n_invalid} invalid", highlight=False, soft_wrap=True)
+    say(f"{check.n_rows} comparisons read, {check.n_rows - check.n_invalid} valid, "
+                  f"{check.n_invalid} invalid")
     if check.n_invalid:
-        console.print("invalid rows by field: " + ", ".join(
-            f"{k}: {v}" for k, v in check.invalid_by_field.items()),
-            highlight=False, markup=False, soft_wrap=True)
+        say("invalid rows by field: " + ", ".join(
+            f"{k}: {v}" for k, v in check.invalid_by_field.items()))
         check_comparisons_file(path, strict=True)  # raises, naming the first invalid row
     click.echo("ok")
 

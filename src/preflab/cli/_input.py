@@ -72,6 +72,11 @@ _OPTIONS = [
 ]
 
 
+def say(text: str) -> None:
+    """Print a plain message (no markup, no highlighting, no wrapping) on stderr."""
+    console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
 def comparison_input_options(func: F) -> F:
     """Add the shared input options (see the module docstring) to a click command."""
     for option in reversed(_OPTIONS):
@@ -106,17 +111,16 @@ def read_with_options(path: str, **options: Any) -> ReadResult:
     result = read_input(path, source=options.get("source"), strict=skip is None,
                         **adapter_kwargs(options))
     if result.detected:
-        console.print(f"detected format: {result.format}", highlight=False, soft_wrap=True)
+        say(f"detected format: {result.format}")
     n_bad = result.rejects.num_rows
     if skip is not None:
         write_table(result.rejects, skip)
-        console.print(f"{n_bad} of {result.n_input} rows rejected, written to {skip}",
-                      highlight=False, soft_wrap=True)
+        say(f"{n_bad} of {result.n_input} rows rejected, written to {skip}")
     elif n_bad:
         reasons = pc.value_counts(result.rejects.column("reason")).to_pylist()
         top = "; ".join(f"{r['counts']} x {r['values']}" for r in reasons[:3])
-        console.print(f"{n_bad} of {result.n_input} rows set aside: {top} "
-                      "(write them with --skip-invalid FILE)", highlight=False, soft_wrap=True)
+        say(f"{n_bad} of {result.n_input} rows set aside: {top} "
+                      "(write them with --skip-invalid FILE)")
     return result
 
 
