@@ -86,7 +86,7 @@ def validate(path: str, max_errors: int, stream: bool, **params: Any) -> None:
     n_models = len(set(pc.unique(t.column("model_a")).to_pylist())
                    | set(pc.unique(t.column("model_b")).to_pylist()))
     say(f"{result.n_input} comparisons read, {t.num_rows} valid, "
-                  f"{result.rejects.num_rows} invalid; {n_models} models")
+        f"{result.rejects.num_rows} invalid; {n_models} models")
     if result.rejects.num_rows:
         for message in first_problems(result.rejects, path, limit=max_errors):
             say(message)
@@ -110,7 +110,7 @@ def _validate_stream(path: str, options: dict[str, Any]) -> None:
                                + ", ".join(["--from"] + [f"--{u.replace('_', '-')}" for u in used]))
     check = check_comparisons_file(path, strict=False)
     say(f"{check.n_rows} comparisons read, {check.n_rows - check.n_invalid} valid, "
-                  f"{check.n_invalid} invalid")
+        f"{check.n_invalid} invalid")
     if check.n_invalid:
         say("invalid rows by field: " + ", ".join(
             f"{k}: {v}" for k, v in check.invalid_by_field.items()))
