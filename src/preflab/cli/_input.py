@@ -120,7 +120,7 @@ def read_with_options(path: str, **options: Any) -> ReadResult:
         reasons = pc.value_counts(result.rejects.column("reason")).to_pylist()
         top = "; ".join(f"{r['counts']} x {r['values']}" for r in reasons[:3])
         say(f"{n_bad} of {result.n_input} rows set aside: {top} "
-        "(write them with --skip-invalid FILE)")
+            "(write them with --skip-invalid FILE)")
     return result
 
 
