@@ -329,3 +329,26 @@ def test_cli_audit_judge_and_plot(shared_data: Path, tmp_path: Path) -> None:
         ],
     )
     assert res.exit_code == 0 and "flip rate" in res.output and "coding" in res.output
+
+
+def test_interval_coverage_by_simulation() -> None:
+    """95% intervals of accuracy (Wilson) and kappa (bootstrap) cover the truth ~95% of the time."""
+    from preflab.audit import bootstrap_kappa
+
+    gen = np.random.default_rng(11)
+    joint = np.array([[0.30, 0.05, 0.05], [0.04, 0.10, 0.04], [0.06, 0.06, 0.30]])
+    po = np.trace(joint)
+    pe = float(joint.sum(1) @ joint.sum(0))
+    true_kappa = (po - pe) / (1 - pe)
+    reps, n = 200, 150
+    hit_acc = hit_kappa = 0
+    for _ in range(reps):
+        cells = gen.choice(9, size=n, p=joint.ravel())
+        pred, truth = cells // 3, cells % 3
+        k = int(np.sum(pred == truth))
+        lo, hi = wilson_interval(k, n)
+        hit_acc += lo <= po <= hi
+        klo, khi = bootstrap_kappa(pred, truth, n_boot=300, rng=gen)
+        hit_kappa += klo <= true_kappa <= khi
+    assert 0.90 <= hit_acc / reps <= 0.99
+    assert 0.88 <= hit_kappa / reps <= 0.99

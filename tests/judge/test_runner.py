@@ -265,3 +265,16 @@ def test_missing_api_key_env_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -
     j = JudgeConfig(model="m", api_key_env="PREFLAB_TEST_KEY")
     with pytest.raises(DataError, match="PREFLAB_TEST_KEY"):
         j.api_key()
+
+
+def test_progress_reports_total_and_cost(server: FakeOpenAI) -> None:
+    calls: list[dict[str, float | None]] = []
+
+    def progress(advance: float = 1, total: float | None = None, **fields: float) -> None:
+        calls.append({"advance": advance, "total": total, **fields})
+
+    judge = fast_judge(server.url, price_input=1.0, price_output=1.0)
+    run = run_judge(make_pairs(5), judge, progress=progress)
+    assert calls[0]["total"] == 10
+    assert sum(float(c["advance"] or 0) for c in calls) == 10
+    assert calls[-1]["cost"] == pytest.approx(run.cost) and run.cost > 0
