@@ -42,6 +42,9 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 URL = os.environ["BASELINE_DB"]
 eng = sa.create_engine(URL, pool_size=8, max_overflow=8)
+md = sa.MetaData()
+t = sa.Table("baseline_votes", md, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("v", sa.String(64)), sa.Column("ts", sa.Float))
 if URL.startswith("sqlite"):
     @sa.event.listens_for(eng, "connect")
     def _c(conn, rec):
@@ -51,10 +54,6 @@ if URL.startswith("sqlite"):
     @sa.event.listens_for(eng, "begin")
     def _b(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
-md = sa.MetaData()
-t = sa.Table("baseline_votes", md, sa.Column("id", sa.Integer, primary_key=True),
-             sa.Column("v", sa.String(64)), sa.Column("ts", sa.Float))
-md.create_all(eng)
 def get(request):
     return HTMLResponse('<input name="token" value="t"><input name="csrf" value="c">')
 async def post(request):
@@ -107,6 +106,15 @@ def start_arena(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
 
 def start_baseline(url: str, port: int, workers: int, tmp: Path) -> subprocess.Popen[bytes]:
     (tmp / "baseline_app.py").write_text(BASELINE_APP)
+    import sqlalchemy as sa  # create the table here, not racing in two workers
+
+    eng = sa.create_engine(url)
+    md = sa.MetaData()
+    sa.Table("baseline_votes", md, sa.Column("id", sa.Integer, primary_key=True),
+             sa.Column("v", sa.String(64)), sa.Column("ts", sa.Float))
+    md.drop_all(eng)
+    md.create_all(eng)
+    eng.dispose()
     env = {**os.environ, "BASELINE_DB": url, "PYTHONPATH": str(tmp)}
     cmd = [sys.executable, "-m", "uvicorn", "baseline_app:app", "--factory", "--host",
            "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level",

@@ -187,7 +187,11 @@ class Store:
         self.url = url
         self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
         self.dialect = self.engine.dialect.name
-        metadata.create_all(self.engine)
+        try:
+            metadata.create_all(self.engine)
+        except sa.exc.DBAPIError:  # another worker created the tables at the same moment
+            time.sleep(0.2)
+            metadata.create_all(self.engine)
         self._group = GroupCommit(self.write, self._bump)
 
     def dispose(self) -> None:
