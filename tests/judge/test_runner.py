@@ -77,6 +77,7 @@ def test_retries_429_with_retry_after_then_succeeds() -> None:
         {"fail_first": 1, "fail_status": 503},
         {"drop_first": 2},
         {"hang_first": 1, "hang_seconds": 5.0},
+        {"garbage_first": 2},
     ],
 )
 def test_transient_faults_are_retried(kw: dict[str, float]) -> None:

@@ -8,6 +8,7 @@ It speaks just enough HTTP/1.1 (keep-alive, ``Content-Length`` bodies) to answer
   (429 or 5xx, with ``Retry-After: retry_after`` when given);
 - ``drop_first``: the next *n* attempts are answered by closing the connection;
 - ``hang_first``: the next *n* attempts hang for ``hang_seconds`` (longer than a client timeout);
+- ``garbage_first``: the next *n* attempts get status 200 with a body that is not JSON;
 - ``malformed_rate``: this fraction of request bodies (chosen by hash, so stable across runs)
   gets a reply that no parser understands.
 
@@ -56,6 +57,7 @@ class FakeOpenAI:
     drop_first: int = 0
     hang_first: int = 0
     hang_seconds: float = 30.0
+    garbage_first: int = 0
     malformed_rate: float = 0.0
     reply: Callable[[list[dict[str, Any]], str], str] = default_reply
     port: int = 0
@@ -178,6 +180,9 @@ class FakeOpenAI:
         if attempt < self.hang_first:
             await asyncio.sleep(self.hang_seconds)
             return 0, "", []
+        attempt -= self.hang_first
+        if attempt < self.garbage_first:
+            return 200, '{"choices": [{"message": {"content": "trunc', []
         req = json.loads(body)
         if self.latency:
             await asyncio.sleep(self.latency)
