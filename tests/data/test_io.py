@@ -40,17 +40,26 @@ TABLE = pa.table({
 })
 
 
-@pytest.mark.parametrize("suffix", ["parquet", "csv", "jsonl", "json", "tsv"])
+@pytest.mark.parametrize("suffix", ["parquet", "csv", "jsonl", "json", "tsv", "csv.gz",
+                                    "jsonl.gz", "json.gz"])
 def test_round_trip(tmp_path: Path, suffix: str) -> None:
     p = tmp_path / f"c.{suffix}"
-    write_table(TABLE, p) if suffix != "tsv" else p.write_text(
-        "\n".join("\t".join("" if v is None else str(v) for v in row.values())
-                  for row in [dict(zip(TABLE.column_names, TABLE.column_names, strict=True))]
-                  + TABLE.to_pylist()))
+    write_table(TABLE, p)
+    if suffix == "tsv":
+        assert p.read_text().splitlines()[0].count("\t") == TABLE.num_columns - 1
     table, rejects = read_comparisons(p)
     assert rejects.num_rows == 0
     assert table.to_pylist() == TABLE.to_pylist()
     assert table.schema.field("weight").type == pa.float64()
+
+
+@pytest.mark.parametrize("suffix", ["json", "jsonl", "jsonl.gz"])
+def test_python_json_writer_fallback(tmp_path: Path, suffix: str) -> None:
+    from preflab.data._io import _write_json_python
+
+    p = tmp_path / f"c.{suffix}"
+    _write_json_python(TABLE, p, array=suffix == "json")
+    assert read_table(p).to_pylist() == TABLE.to_pylist()
 
 
 def test_gzipped_jsonl(tmp_path: Path) -> None:

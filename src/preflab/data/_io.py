@@ -152,31 +152,73 @@ def _first_char(p: Path) -> str:
                 return str(c)
 
 
-def _open_text(p: Path):  # type: ignore[no-untyped-def]
+def _open_text(p: Path, mode: str = "r"):  # type: ignore[no-untyped-def]
     if str(p).lower().endswith(".gz"):
         import gzip
 
-        return gzip.open(p, "rt", encoding="utf-8")
-    return open(p, encoding="utf-8")
+        return gzip.open(p, mode + "t", encoding="utf-8")
+    return open(p, mode, encoding="utf-8")
 
 
 def write_table(table: pa.Table, path: str | Path) -> None:
-    """Write ``table`` as Parquet, CSV, JSON (array of records) or JSONL, by suffix."""
+    """Write ``table`` as Parquet, CSV/TSV, JSON (array of records) or JSONL, by suffix.
+
+    ``.gz`` compresses the text formats. JSON and JSONL go through DuckDB's ``COPY`` (fast,
+    bounded memory), falling back to Python's json batch by batch.
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fmt = file_format(p)
+    name = str(p).lower()
+    gz = name.endswith(".gz")
     if fmt == "parquet":
         pq.write_table(table, p)
     elif fmt == "csv":
-        pacsv.write_csv(table, p)
+        tsv = name.removesuffix(".gz").endswith(".tsv")
+        options = pacsv.WriteOptions(delimiter="\t" if tsv else ",")
+        if gz:
+            with pa.CompressedOutputStream(str(p), "gzip") as out:
+                pacsv.write_csv(table, out, options)
+        else:
+            pacsv.write_csv(table, p, options)
     else:
-        rows = table.to_pylist()
-        with open(p, "w", encoding="utf-8") as fh:
-            if fmt == "json":
-                json.dump(rows, fh, ensure_ascii=False, default=str)
-            else:
-                for r in rows:
-                    fh.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+        _write_json(table, p, array=fmt == "json", gz=gz)
+
+
+def _write_json(table: pa.Table, p: Path, *, array: bool, gz: bool) -> None:
+    import duckdb
+
+    con = quiet_connection()
+    try:
+        con.register("_out", table)
+        con.execute(f"COPY _out TO {_sql_string(str(p))} (FORMAT JSON, "
+                    f"ARRAY {'true' if array else 'false'}"
+                    f"{', COMPRESSION gzip' if gz else ''})")
+        return
+    except duckdb.Error:
+        pass
+    finally:
+        con.close()
+    _write_json_python(table, p, array=array)
+
+
+def _write_json_python(table: pa.Table, p: Path, *, array: bool) -> None:
+    """Batch-by-batch JSON(L) writer (memory bounded by one batch)."""
+    opener = _open_text(p, "w")
+    with opener as fh:
+        first = True
+        if array:
+            fh.write("[")
+        for batch in table.to_batches(max_chunksize=1 << 16):
+            for r in batch.to_pylist():
+                text = json.dumps(r, ensure_ascii=False, default=str)
+                if array:
+                    fh.write(("" if first else ",\n") + text)
+                else:
+                    fh.write(text + "\n")
+                first = False
+        if array:
+            fh.write("]")
 
 
 def _sql_string(text: str) -> str:
