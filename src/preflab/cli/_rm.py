@@ -58,7 +58,7 @@ def rm() -> None:
               help="embedded backend: auto, none, minilm or a local model directory.")
 @click.option("--validation", default=0.2, show_default=True, help="Share of prompts held out.")
 @click.option("--l2", default=None, help="L2 penalty, or comma-separated grid chosen on "
-              "the validation split (default 1e-3,3e-3,1e-2,3e-2).")
+              "the validation split (default 1e-4,1e-3,1e-2).")
 @click.option("--margin", default=0.0, show_default=True,
               help="Margin a unit of verdict strength above 1 (weight column).")
 @click.option("--ties", type=click.Choice(["half", "drop"]), default="half", show_default=True)

@@ -66,7 +66,7 @@ class Accuracy:
 
 def correct_of(diff: FloatArray) -> FloatArray:
     """1 where ``diff > 0``, 0.5 where ``diff == 0``, else 0."""
-    return (diff > 0) + 0.5 * (diff == 0)
+    return np.asarray((diff > 0) + 0.5 * (diff == 0), dtype=np.float64)
 
 
 def calibration(diff: FloatArray, n_bins: int = 10) -> tuple[float, list[dict[str, float]]]:

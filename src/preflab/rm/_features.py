@@ -224,7 +224,7 @@ class Featurizer:
             if self.mean is None or self.scale is None:
                 raise PreflabError("featurizer used before fit()")
             blocks.append(sp.csr_matrix((d - self.mean) / self.scale / np.sqrt(d.shape[1])))
-        return sp.hstack(blocks, format="csr", dtype=np.float64)  # type: ignore[no-any-return]
+        return sp.csr_matrix(sp.hstack(blocks, format="csr", dtype=np.float64))
 
     @property
     def n_dims(self) -> int:

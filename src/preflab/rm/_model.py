@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
 
 OVERALL = "overall"
-DEFAULT_L2 = (1e-3, 3e-3, 1e-2, 3e-2)
+DEFAULT_L2 = (1e-4, 1e-3, 1e-2)
 
 
 def validation_mask(pairs: PreferencePairs, fraction: float, rng: Any) -> npt.NDArray[np.bool_]:
@@ -89,7 +89,7 @@ class EmbeddedRewardModel:
         (d / "config.json").write_text(json.dumps(config, indent=2, default=float))
         arrays = {f"head_{i}": w for i, w in enumerate(self.heads.values())}
         arrays.update({f"idf_{i}": v for i, v in enumerate(f.idf or [])})
-        np.savez_compressed(d / "heads.npz", **arrays)
+        np.savez_compressed(d / "heads.npz", **arrays)  # type: ignore[arg-type]
         (d / "curve.json").write_text(json.dumps(self.curves, indent=1))
         plot_curves(self.curves, d / "curve.png")
         return d

@@ -64,7 +64,7 @@ class PreferencePairs:
             idx = np.flatnonzero(idx)
 
         def pick(t: tuple[str | None, ...]) -> tuple[str, ...]:
-            return tuple(t[i] for i in idx)  # type: ignore[misc]
+            return tuple(t[i] for i in idx)  # type: ignore[misc,unused-ignore]
 
         return PreferencePairs(
             pick(self.pair_id), pick(self.prompt), pick(self.chosen), pick(self.rejected),

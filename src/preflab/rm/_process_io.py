@@ -95,13 +95,13 @@ def step_candidates(path: str | Path, *, split: str | None = None) -> pa.Table:
     if "duplicate_of" in t.column_names:
         t = t.filter(pc.is_null(t.column("duplicate_of")))
     rows = t.select(["solution_id", "step_index", "problem", "completions"]).to_pylist()
-    taken: dict[str, list[str]] = {}
+    taken: dict[str, list[tuple[int, str | None]]] = {}
     if "step_text" in t.column_names:
         for sid, k, s in zip(t.column("solution_id").to_pylist(),
                              t.column("step_index").to_pylist(),
                              t.column("step_text").to_pylist(), strict=True):
-            taken.setdefault(sid, []).append((k, s))  # type: ignore[arg-type]
-    prefix = {sid: [s for _, s in sorted(v)] for sid, v in taken.items()}  # type: ignore[misc]
+            taken.setdefault(str(sid), []).append((int(k), s))
+    prefix = {sid: [s for _, s in sorted(v, key=lambda x: x[0])] for sid, v in taken.items()}
     out: dict[str, list[Any]] = {"group": [], "problem": [], "steps": [], "quality": []}
     for r in rows:
         comps = [c for c in (r["completions"] or []) if c.get("rating") is not None]
