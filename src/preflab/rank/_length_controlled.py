@@ -150,15 +150,15 @@ class _Work:
         np.greater_equal(eta, 0.0, out=pos)
         np.subtract(1.0, mu, out=mu, where=pos)
 
-    def objective(self, beta: FloatArray, eta: FloatArray, p: FloatArray, w: FloatArray,
-                  c: FloatArray) -> FloatArray:
-        """``|beta|_1 + C sum w xent`` with xent(p, eta) = log(1 + e^eta) - p eta (uses ``sp``)."""
+    def objective(self, beta: FloatArray, eta: FloatArray, p: FloatArray,
+                  cw: FloatArray) -> FloatArray:
+        """``|beta|_1 + sum C w xent`` with xent(p, eta) = log(1 + e^eta) - p eta (uses ``sp``)."""
         k = len(beta)
         t1 = self.t1[:k]
         np.multiply(eta[:k], p, out=t1)
         np.subtract(self.sp[:k], t1, out=t1)
-        t1 *= w[:k]
-        out: FloatArray = np.abs(beta).sum(axis=1) + c * t1.sum(axis=1)
+        t1 *= cw[:k]
+        out: FloatArray = np.abs(beta).sum(axis=1) + t1.sum(axis=1)
         return out
 
 
@@ -211,10 +211,11 @@ def l1_soft_logistic(
     n_prob = w.shape[0]
     c = np.asarray(c, dtype=np.float64)
     xt = np.ascontiguousarray(x.T)
-    xx = np.ascontiguousarray(x[:, _TRI_I] * x[:, _TRI_J])  # the 6 distinct products
+    # the 6 distinct products x_i x_j, rows contiguous: "bn,kn->bk" runs along memory
+    xxt = np.ascontiguousarray((x[:, _TRI_I] * x[:, _TRI_J]).T)
     beta = np.zeros((n_prob, 3)) if init is None else np.array(init, dtype=np.float64)
     # KKT at zero: if |C grad(0)|_inf <= 1 the solution is exactly zero
-    zero = np.max(np.abs(c[:, None] * np.einsum("bn,nk->bk", w * (0.5 - p), x)),
+    zero = np.max(np.abs(c[:, None] * np.einsum("bn,kn->bk", w * (0.5 - p), xt)),
                   axis=1) <= 1.0
     beta[zero] = 0.0
     idx = np.flatnonzero(~zero)            # problems still iterating, kept in rows [:k]
@@ -222,21 +223,21 @@ def l1_soft_logistic(
     if k == 0:
         return beta
     ws = _Work((k, w.shape[1]))
-    wa = np.ascontiguousarray(w[idx])
-    cw = c[idx, None] * wa
-    ca, b = c[idx], beta[idx]
+    cw = w[idx] if k < n_prob else w.copy()
+    cw *= c[idx, None]
+    b = beta[idx]
     ws.eta_of(b, xt, ws.eta)
     ws.softplus_sigmoid(ws.eta, k)
-    f_old = ws.objective(b, ws.eta, p, wa, ca)
+    f_old = ws.objective(b, ws.eta, p, cw)
     for it in range(max_iter):
         t1, t2, mu = ws.t1[:k], ws.t2[:k], ws.mu[:k]
         np.subtract(mu, p, out=t1)
         t1 *= cw[:k]
-        grad = np.einsum("bn,nk->bk", t1, x)
+        grad = np.einsum("bn,kn->bk", t1, xt)
         np.subtract(1.0, mu, out=t2)
         t2 *= mu
         t2 *= cw[:k]
-        hess = np.einsum("bn,nk->bk", t2, xx)[:, _TRI_FULL].reshape(-1, 3, 3)
+        hess = np.einsum("bn,kn->bk", t2, xxt)[:, _TRI_FULL].reshape(-1, 3, 3)
         step = _l1_quadratic(grad - np.einsum("bij,bj->bi", hess, b), hess) - b
         d_eta = ws.eta_of(step, xt, ws.d_eta)[:k]
         eta_new = ws.eta_new[:k]
@@ -250,7 +251,7 @@ def l1_soft_logistic(
             ws.softplus_sigmoid(ws.eta_new, k, softplus=not sure)
             if sure:
                 break
-            f_new = ws.objective(b + t[:, None] * step, ws.eta_new, p, wa, ca)
+            f_new = ws.objective(b + t[:, None] * step, ws.eta_new, p, cw)
             bad = f_new > f_old + 1e-13 * np.abs(f_old)
             if not bad.any():
                 f_old = np.minimum(f_new, f_old)
@@ -265,9 +266,9 @@ def l1_soft_logistic(
         b = new
         if done.any():  # move the unfinished problems to the front rows
             keep = np.flatnonzero(~done)
-            for arr in (ws.eta, ws.mu, cw, wa):
+            for arr in (ws.eta, ws.mu, cw):
                 arr[:len(keep)] = arr[keep]
-            idx, b, ca, f_old = idx[keep], b[keep], ca[keep], f_old[keep]
+            idx, b, f_old = idx[keep], b[keep], f_old[keep]
             k = len(keep)
     return beta
 
