@@ -10,7 +10,7 @@ from preflab.judge import JudgeConfig
 from preflab.judge._fake_server import default_reply
 
 _PROMPT = re.compile(r"<\|User Prompt\|>\n(.*)\n<\|End of User Prompt\|>", re.S)
-_STRENGTH = re.compile(r"\[strength (\d+(?:\.\d+)?)\]")
+_STRENGTH = re.compile(r"\[strength (-?\d+(?:\.\d+)?)\]")
 
 
 def _h(text: str, salt: str = "") -> int:

@@ -56,10 +56,14 @@ class BenchEvaluation:
 
 
 def board_to_scoreboard(board: ArenaHardBoard, *, question_ci: bool = False) -> ScoreBoard:
-    """Scores and 95% intervals of an Arena-Hard board for the benchmark audit."""
+    """Scores and 95% intervals of an Arena-Hard board for the benchmark audit.
+
+    Each interval is widened to contain its score: for a model that won or lost every battle
+    the logit-scale bootstrap bounds sit a rounding error (1e-10) off 0 or 100.
+    """
     rows = board.models
-    ci = [(r.question_ci_low, r.question_ci_high) if question_ci else (r.ci_low, r.ci_high)
-          for r in rows]
+    ci = [(min(r.question_ci_low, r.score), max(r.question_ci_high, r.score)) if question_ci
+          else (min(r.ci_low, r.score), max(r.ci_high, r.score)) for r in rows]
     return ScoreBoard(tuple(r.model for r in rows), np.array([r.score for r in rows]),
                       np.array(ci, dtype=np.float64).reshape(-1, 2), "arena-hard score")
 

@@ -240,9 +240,19 @@ def evaluate_command(bench_file: Path, answers: Path, baseline: str, judge_file:
         write_table(ev.comparisons, comparisons)
         console.print(f"wrote {comparisons}")
     if report is not None:
+        import html
+
+        from preflab.report import Section
         from preflab.report._benchmark import arena_hard_section, audit_section, write_html
 
-        sections = [arena_hard_section(ev.board)]
+        sep = (f"<p>Separability with confidence (share of pairs of evaluated models whose 95% "
+               f"intervals do not overlap): <b>{100 * ev.separability:.1f}%</b> with Arena-Hard's "
+               f"row bootstrap, {100 * ev.question_separability:.1f}% with the question "
+               "bootstrap.</p>")
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in ev.notes)
+        sections = [arena_hard_section(_display_board(ev.board)),
+                    Section("Separability", sep + (f'<ul class="meta">{notes}</ul>' if notes
+                                                   else ""))]
         if ev.audit is not None and ref is not None:
             sections.append(audit_section(ev.audit, ev.score_board(), ref))
         write_html(report, f"Benchmark evaluation: {bench_file.name}", sections)
@@ -251,6 +261,19 @@ def evaluate_command(bench_file: Path, answers: Path, baseline: str, judge_file:
         raise click.ClickException(
             f"{ev.run['n_failed']} judge calls failed (see {log}); scores use the rest. Re-run "
             "the same command to retry them (received answers are cached).")
+
+
+def _display_board(board: Any) -> Any:
+    """The board with each interval widened to contain its score (the bootstrap of a model that
+    won or lost every battle gives bounds a rounding error away from 0 or 100, which the plot
+    rejects as negative error bars)."""
+    from dataclasses import replace
+
+    rows = tuple(replace(r, ci_low=min(r.ci_low, r.score), ci_high=max(r.ci_high, r.score),
+                         question_ci_low=min(r.question_ci_low, r.score),
+                         question_ci_high=max(r.question_ci_high, r.score))
+                 for r in board.models)
+    return replace(board, models=rows)
 
 
 commands: list[click.Command] = [bench]
