@@ -293,3 +293,27 @@ def test_load_errors_name_the_row(tmp_path: Path, bad_rows: list[dict[str, str]]
         load_file(store, path)
     assert str(path) in str(err.value)
     store.dispose()
+
+
+def test_remote_images_only_from_allowed_hosts(sqlite_url: str) -> None:
+    c = make_client(sqlite_url, image_hosts=("https://cdn.example.org",))
+    store = c.app.state.arena.store  # type: ignore[attr-defined]
+    store.load_responses([
+        {"prompt_id": "dog", "model": "m1", "text": None, "prompt": "a dog",
+         "image": "https://cdn.example.org/x/1.png", "category": None},
+        {"prompt_id": "dog", "model": "m2", "text": None, "prompt": "a dog",
+         "image": "https://tracker.example.com/2.png", "category": None},
+    ])
+    page = c.get("/")
+    assert "img-src 'self' https://cdn.example.org;" in page.headers["content-security-policy"]
+    assert '<img src="https://cdn.example.org/x/1.png"' in page.text
+    assert "tracker.example.com" not in page.text
+    assert "image from a host this arena does not allow" in page.text
+
+
+def test_public_names() -> None:
+    import preflab.arena as arena
+
+    for name in arena.__all__:
+        assert getattr(arena, name) is not None
+    assert sorted(arena.__all__) == arena.__all__

@@ -1,6 +1,18 @@
 """preflab.arena: a web arena for human preferences (blind pairwise and K-wise voting).
 
-Start one with ``preflab arena serve --demo``; see :func:`create_app` for the ASGI app.
+Quick start (the bundled LLMFAO sample, SQLite in the temp directory)::
+
+    preflab arena serve --demo                      # http://127.0.0.1:8000/
+
+Own content and database::
+
+    preflab arena load responses.parquet --db sqlite:///arena.sqlite
+    preflab arena serve --db sqlite:///arena.sqlite --workers 2 --admin-token $TOKEN
+    preflab arena export -o votes.parquet --db sqlite:///arena.sqlite   # then: preflab rank
+
+Pages: ``/`` (vote; keys 1-4 or A/B/T/X, K-wise with ``--k 3|4``), ``/leaderboard`` (live
+Bradley-Terry board with bootstrap intervals), ``/leaderboard.json``; admin
+``/admin/load|export|reset`` with ``Authorization: Bearer <token>``.
 Needs the ``arena`` extra: ``pip install 'preflab[arena]'``.
 """
 
