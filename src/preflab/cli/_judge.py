@@ -137,9 +137,14 @@ def judge_command(
         if v is not None
     }
     if judge_file is not None:
-        from preflab.judge._toml import tomllib
+        from preflab.judge._toml import TOMLDecodeError, toml_loads
 
-        data = tomllib.loads(judge_file.read_text(encoding="utf-8")) | overrides
+        try:
+            data = toml_loads(judge_file.read_text(encoding="utf-8")) | overrides
+        except TOMLDecodeError as exc:
+            raise DataError(
+                f"invalid TOML: {exc}", path=str(judge_file), fix="Fix the TOML syntax."
+            ) from exc
         judge = judge_from_dict(data, path=str(judge_file), base=judge_file.parent)
     elif model is not None:
         judge = judge_from_dict(overrides)

@@ -28,7 +28,7 @@ from typing import Any
 from preflab._errors import DataError
 from preflab.judge._parse import Parser, get_parser
 from preflab.judge._templates import Template, load_template, template_from_dict
-from preflab.judge._toml import tomllib
+from preflab.judge._toml import TOMLDecodeError, toml_loads
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +171,7 @@ def load_judge(path: str | Path) -> JudgeConfig:
     if not p.exists():
         raise DataError("judge file not found", path=str(p), fix="Check the path.")
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+        data = toml_loads(p.read_text(encoding="utf-8"))
+    except TOMLDecodeError as exc:
         raise DataError(f"invalid TOML: {exc}", path=str(p), fix="Fix the TOML syntax.") from exc
     return judge_from_dict(data, path=str(p), base=p.parent)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from preflab._errors import DataError
-from preflab.judge._toml import tomllib
+from preflab.judge._toml import TOMLDecodeError, toml_loads
 
 FIELDS = ("prompt", "response", "response_a", "response_b", "reference")
 _FIELD_RE = re.compile(r"\{(" + "|".join(FIELDS) + r")\}")
@@ -246,8 +246,8 @@ def load_template(source: str | Path, *, base: Path | None = None) -> Template:
             fix=f"Use one of {', '.join(sorted(BUILTIN_TEMPLATES))} or a .toml file.",
         )
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+        data = toml_loads(path.read_text(encoding="utf-8"))
+    except TOMLDecodeError as exc:
         raise DataError(f"invalid TOML: {exc}", path=str(path), fix="Fix the TOML syntax.") from exc
     return template_from_dict(data, path=str(path))
 

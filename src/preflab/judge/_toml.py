@@ -1,12 +1,13 @@
-"""``tomllib`` on Python 3.11+, the ``tomli`` backport before."""
+"""TOML reading: ``tomllib`` on Python 3.11+, the ``tomli`` backport before."""
 
 from __future__ import annotations
 
 import sys
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    import tomllib as _tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+    import tomli as _tomllib
 
-__all__ = ["tomllib"]
+toml_loads = _tomllib.loads
+TOMLDecodeError = _tomllib.TOMLDecodeError
