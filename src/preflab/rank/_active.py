@@ -26,16 +26,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 from scipy.special import expit
-from scipy.stats import norm
 
 from preflab._errors import ModelError
 from preflab.rank._ratings import FloatArray
 from preflab.rank._sandwich import _laplacian, bt_newton
+
+_Z = NormalDist()  # standard normal quantiles without importing scipy.stats
 
 __all__ = ["STRATEGIES", "next_pairs", "posterior"]
 
@@ -114,7 +116,7 @@ def next_pairs(
     contrasts[np.arange(m - 1), order[:-1]] = 1.0
     contrasts[np.arange(m - 1), order[1:]] = -1.0
     gap = contrasts @ s
-    z = float(norm.ppf(0.5 + level / 2))
+    z = float(_Z.inv_cdf(0.5 + level / 2))
     out: list[tuple[str, str]] = []
     for _ in range(n):
         ok = (left[iu] > 0) & (left[ju] > 0)
@@ -126,7 +128,7 @@ def next_pairs(
             cs = contrasts @ cov  # (m-1, m)
             sd = np.sqrt(np.clip(np.einsum("km,km->k", cs, contrasts), 1e-300, None))
             if strategy == "info":
-                weight = norm.pdf(gap / sd) / sd
+                weight = np.exp(-0.5 * (gap / sd) ** 2) / (np.sqrt(2 * np.pi) * sd)
             else:
                 overlap = z * sd - np.abs(gap)
                 weight = np.where(overlap >= overlap.max() - 1e-12, 1.0, 0.0)

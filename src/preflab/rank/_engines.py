@@ -21,6 +21,7 @@ import glob as _glob
 import logging
 from contextlib import ExitStack
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import duckdb
@@ -30,6 +31,8 @@ from preflab._errors import DataError, ModelError
 from preflab.rank._counts import TIES, PairCounts, _from_grouped
 
 log = logging.getLogger(__name__)
+
+_Z = NormalDist()  # standard normal quantiles without importing scipy.stats
 
 __all__ = ["ENGINES", "stream_counts"]
 
@@ -225,7 +228,6 @@ def stream_style_control(
 
     import numpy as np
     from scipy.linalg import cho_factor, cho_solve
-    from scipy.stats import norm
 
     from preflab.rank._bradley_terry import PairStats, fit_scores
     from preflab.rank._ratings import Ratings, to_scale
@@ -345,7 +347,7 @@ def stream_style_control(
     rating = to_scale(ALPHA * theta[:n], models, scale=scale, anchor=anchor)
     ci = wald_ci(rating, ALPHA**2 * cov[:n, :n], models, scale=scale, anchor=anchor,
                  level=level)
-    z = float(norm.ppf(0.5 + level / 2))
+    z = float(_Z.inv_cdf(0.5 + level / 2))
     coef = theta[n:]
     se_b = np.sqrt(np.diag(cov)[n:])
     games, wr = counts.per_model()

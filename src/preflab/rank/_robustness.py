@@ -27,17 +27,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 from scipy import sparse
 from scipy.special import expit
-from scipy.stats import norm
 
 from preflab._errors import DataError, ModelError
 from preflab.rank._ratings import FloatArray, elo_factor
 from preflab.rank._sandwich import BTCounts, _laplacian, bt_newton, table_counts
+
+_Z = NormalDist()  # standard normal quantiles without importing scipy.stats
 
 __all__ = ["Fragility", "Power", "fragility", "power", "voter_influence"]
 
@@ -236,7 +238,7 @@ def power(source: Any, model_a: str, model_b: str, *, level: float = 0.95,
     hp = _hplus(s, c, c.weights)
     var = float(hp[ia, ia] + hp[ib, ib] - 2 * hp[ia, ib])
     d = float(s[ia] - s[ib])
-    zneed = float(norm.ppf(0.5 + level / 2) + norm.ppf(power))
+    zneed = float(_Z.inv_cdf(0.5 + level / 2) + _Z.inv_cdf(power))
     if d == 0:
         need = math.inf
     else:

@@ -21,6 +21,7 @@ summed over clusters ``c`` (single battles by default; prompts or voters when as
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -30,10 +31,11 @@ import pyarrow.compute as pc
 from scipy import sparse
 from scipy.linalg import cho_factor, cho_solve
 from scipy.special import expit
-from scipy.stats import norm
 
 from preflab._errors import DataError, ModelError
 from preflab.rank._ratings import FloatArray, IntArray, Ratings, elo_factor, to_scale
+
+_Z = NormalDist()  # standard normal quantiles without importing scipy.stats
 
 __all__ = ["BTCounts", "bt_newton", "bt_information", "sandwich_intervals", "table_counts"]
 
@@ -235,7 +237,7 @@ def wald_ci(rating: FloatArray, cov_nat: FloatArray, models: tuple[str, ...], *,
         d = np.diag(cov_nat)
         var = d + d[i] - 2 * cov_nat[:, i]
     se = elo_factor(scale) * np.sqrt(np.clip(var, 0, None))
-    z = float(norm.ppf(0.5 + level / 2))
+    z = float(_Z.inv_cdf(0.5 + level / 2))
     return np.column_stack([rating - z * se, rating + z * se])
 
 
@@ -286,7 +288,7 @@ def sandwich_intervals(table_or_counts: pa.Table | BTCounts | Any, *, cluster: s
     rating = to_scale(s, c.models, scale=scale, anchor=anchor)
     ci = wald_ci(rating, cov, c.models, scale=scale, anchor=anchor, level=level)
     games, wr = win_stats(c)
-    z = float(norm.ppf(0.5 + level / 2))
+    z = float(_Z.inv_cdf(0.5 + level / 2))
     method = "sandwich" if cluster is None else f"sandwich-cluster:{cluster}"
     r = Ratings(c.models, rating, method="bradley_terry", scale=scale, anchor=anchor, n=games,
                 win_rate=wr, n_comparisons=int(round(float(c.weights.sum()))),
