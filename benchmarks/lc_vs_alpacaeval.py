@@ -26,8 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -101,8 +99,8 @@ def run_preflab(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, float, f
     by_pos = _gamed_lookup(gamed, "position")
     out = {}
     for model, df in frames.items():
-        len1 = pc.utf8_length(pa.array(df["output_1"])).to_numpy()
-        len2 = pc.utf8_length(pa.array(df["output_2"])).to_numpy()
+        len1 = df["output_1"].str.len().to_numpy()  # as AlpacaEval measures them
+        len2 = df["output_2"].str.len().to_numpy()
         pref = df["preference"].to_numpy(dtype=float)
         st = win_rate_stats(pref)
         if df["generator_2"].iloc[0] == BASELINE:

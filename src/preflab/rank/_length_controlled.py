@@ -229,7 +229,7 @@ def l1_soft_logistic(
     ws.eta_of(b, xt, ws.eta)
     ws.softplus_sigmoid(ws.eta, k)
     f_old = ws.objective(b, ws.eta, p, cw)
-    for it in range(max_iter):
+    for _ in range(max_iter):
         t1, t2, mu = ws.t1[:k], ws.t2[:k], ws.mu[:k]
         np.subtract(mu, p, out=t1)
         t1 *= cw[:k]
@@ -241,9 +241,9 @@ def l1_soft_logistic(
         step = _l1_quadratic(grad - np.einsum("bij,bj->bi", hess, b), hess) - b
         d_eta = ws.eta_of(step, xt, ws.d_eta)[:k]
         eta_new = ws.eta_new[:k]
-        # near the optimum (small steps after two iterations) Newton's full step is taken
-        # without evaluating the objective; otherwise backtrack on it
-        sure = it >= 2 and float(np.max(np.abs(step))) < 1e-3
+        # small steps (near the optimum, e.g. from a warm start) are Newton's full steps,
+        # taken without evaluating the objective; larger ones backtrack on it
+        sure = float(np.max(np.abs(step))) < 0.05
         t = np.ones(k)
         for _ls in range(40):
             np.multiply(d_eta, t[:, None], out=eta_new)
@@ -297,7 +297,9 @@ def fit_lc_glm(
     w_cv = train * sample_weight[None, :]
     c_cv = np.tile(cs, n_splits)  # problem k: fold k // n_c, C = cs[k % n_c]
     # the full-data path for every C: warm starts for the folds, and the refit itself
-    full = l1_soft_logistic(x, p, np.repeat(sample_weight[None, :], n_c, axis=0), cs)
+    top = l1_soft_logistic(x, p, sample_weight[None, :], cs[-1:])
+    full = l1_soft_logistic(x, p, np.repeat(sample_weight[None, :], n_c, axis=0), cs,
+                            init=np.repeat(top, n_c, axis=0))
     beta_cv = l1_soft_logistic(x, p, w_cv, c_cv, init=np.tile(full, (n_splits, 1)))
     # log q and log(1 - q) with q = sigma(eta) clipped to [1e-15, 1 - 1e-15]
     # score each fold's problems on its test rows only:
