@@ -104,3 +104,19 @@ def test_process_cli(files: Path, tmp_path: Path) -> None:
     out = json.loads(run(["rm", "process", "best-of-n", str(tmp_path / "ppm"),
                           str(tmp_path / "c.parquet")]))
     assert out["selected"] == 1.0
+
+
+def test_hh_split_by_where_and_judgebench_eval(shared_data: Path, tmp_path: Path) -> None:
+    hh = str(shared_data / "hh-rlhf" / "pairs.parquet")
+    m = tmp_path / "hh-rm"
+    run(["rm", "train", hh, "--where", "pair_index % 5 <> 0", "-o", str(m), "--embeddings",
+         "none", "--l2", "1e-3"])
+    out = json.loads(run(["rm", "eval", str(m), hh, "--where", "pair_index % 5 = 0",
+                          "--format", "json"]))
+    assert out["n"] == 463 and out["accuracy"] > out["baselines"]["shorter"]["accuracy"]
+    jb = json.loads(run(["rm", "eval", str(m), str(shared_data / "judgebench" / "pairs.parquet"),
+                         "--format", "json"]))
+    assert jb["n"] == 620 and set(jb["by_category"]) == {"knowledge", "reasoning", "math",
+                                                         "coding"}
+    res = CliRunner().invoke(cli, ["rm", "eval", str(m), hh, "--where", "no_such_col > 1"])
+    assert res.exit_code == 1 and "--where" in res.output

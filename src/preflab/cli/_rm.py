@@ -50,6 +50,7 @@ def rm() -> None:
 @click.option("--responses", type=click.Path(exists=True, dir_okay=False),
               help="Responses table, when PAIRS is a comparisons table without texts.")
 @click.option("--from", "source", help="Input format (pairs, judgebench, native, ...).")
+@click.option("--where", default=None, help="SQL condition selecting rows of PAIRS (a split).")
 @click.option("--backend", type=click.Choice(["embedded", "transformers"]), default="embedded",
               show_default=True)
 @click.option("--base-model", type=click.Path(exists=True, file_okay=False),
@@ -71,7 +72,8 @@ def rm() -> None:
 @click.option("--seed", default=0, show_default=True)
 @click.option("--name", default=None, help="Model name (judge rm:<name>); default: dir name.")
 @handle_errors
-def train(pairs: str, output: str, responses: str | None, source: str | None, backend: str,
+def train(pairs: str, output: str, responses: str | None, source: str | None,
+          where: str | None, backend: str,
           base_model: str | None, embeddings: str, validation: float, l2: str | None,
           margin: float, ties: str, epochs: int | None, batch_size: int | None,
           lr: float | None, patience: int, combine: str | None, seed: int,
@@ -83,12 +85,13 @@ def train(pairs: str, output: str, responses: str | None, source: str | None, ba
 
     \b
     Example:
-      preflab rm train ../shared/data/hh-rlhf/pairs.parquet -o hh-rm --embeddings none
+      preflab rm train ../shared/data/hh-rlhf/pairs.parquet -o hh-rm \\
+        --where "pair_index % 5 <> 0" --embeddings none
     """
     from preflab.rm import FeatureConfig, read_pairs, train_reward_model
     from preflab.rm._model import DEFAULT_L2
 
-    data = read_pairs(pairs, responses=responses, source=source)
+    data = read_pairs(pairs, responses=responses, source=source, where=where)
     grid = DEFAULT_L2 if l2 is None else tuple(float(v) for v in l2.split(","))
     feats = FeatureConfig(embeddings=None if embeddings == "none" else embeddings)
     with rich_progress("training", total=None) as progress:
@@ -113,22 +116,25 @@ def _load(model_dir: str) -> Any:
 @click.argument("pairs", type=click.Path(exists=True, dir_okay=False))
 @click.option("--responses", type=click.Path(exists=True, dir_okay=False))
 @click.option("--from", "source", help="Input format of PAIRS.")
+@click.option("--where", default=None, help="SQL condition selecting rows of PAIRS (a split).")
 @click.option("--aspect", default=None, help="Evaluate one aspect head.")
 @click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="table",
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the JSON here.")
 @handle_errors
 def eval_(model_dir: str, pairs: str, responses: str | None, source: str | None,
-          aspect: str | None, fmt: str, output: str | None) -> None:
+          where: str | None, aspect: str | None, fmt: str, output: str | None) -> None:
     """Accuracy (Wilson intervals, per subset and category), calibration and baselines.
 
     \b
     Example:
-      preflab rm eval hh-rm ../shared/data/judgebench/pairs.parquet --format json
+      preflab rm eval hh-rm ../shared/data/hh-rlhf/pairs.parquet \\
+        --where "pair_index % 5 = 0" --format json
     """
     from preflab.rm import evaluate, read_pairs
 
-    res = evaluate(_load(model_dir), read_pairs(pairs, responses=responses, source=source),
+    res = evaluate(_load(model_dir),
+                   read_pairs(pairs, responses=responses, source=source, where=where),
                    aspect=aspect)
     d = res.to_dict()
     if fmt == "json" or output:

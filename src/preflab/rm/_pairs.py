@@ -15,7 +15,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from preflab._errors import DataError
-from preflab.data import read_input, read_table
+from preflab.data import adapt_table, read_table
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -151,6 +151,7 @@ def pairs_from_tables(
 
 def read_pairs(
     path: str | Path, *, responses: str | Path | None = None, source: str | None = None,
+    where: str | None = None,
 ) -> PreferencePairs:
     """Read preference pairs from any input :func:`preflab.data.read_input` understands.
 
@@ -160,8 +161,22 @@ def read_pairs(
     - a comparisons table plus ``responses`` (a responses table file).
 
     The raw ``subset`` (or ``source``) column, when present, labels each pair's subset.
+    ``where`` is a SQL condition on the raw columns (DuckDB), e.g. ``"pair_index % 5 <> 0"``,
+    to select a split.
     """
-    result = read_input(path, source=source, strict=True)
+    raw = read_table(path)
+    if where:
+        import duckdb
+
+        try:
+            rel = duckdb.sql(f"SELECT * FROM raw WHERE {where}")
+            # DuckDB 2.x: to_arrow_table; 1.x: fetch_arrow_table
+            fetch = getattr(rel, "to_arrow_table", None) or rel.fetch_arrow_table
+            raw = fetch()
+        except duckdb.Error as exc:
+            raise DataError(f"--where '{where}' failed: {exc}", path=str(path),
+                            fix="Write a SQL condition on the file's columns.") from exc
+    result = adapt_table(raw, source=source, strict=True, path=str(path))
     resp = result.responses
     if responses is not None:
         resp = read_table(responses)
@@ -170,7 +185,6 @@ def read_pairs(
                         fix="Pass the responses table with --responses (prompt_id, model, "
                             "text, prompt), or use a file with chosen/rejected texts.")
     subset = None
-    raw = read_table(path)
     for name in ("subset", "source"):
         if name in raw.column_names and raw.num_rows == result.table.num_rows:
             subset = [str(v) if v is not None else "" for v in raw.column(name).to_pylist()]
