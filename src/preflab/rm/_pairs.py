@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -169,7 +170,7 @@ def read_pairs(
         import duckdb
 
         try:
-            rel = duckdb.sql(f"SELECT * FROM raw WHERE {where}")
+            rel: Any = duckdb.sql(f"SELECT * FROM raw WHERE {where}")
             # DuckDB 2.x: to_arrow_table; 1.x: fetch_arrow_table
             fetch = getattr(rel, "to_arrow_table", None) or rel.fetch_arrow_table
             raw = fetch()
