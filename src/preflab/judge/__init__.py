@@ -13,6 +13,7 @@ from preflab.judge._client import (
 )
 from preflab.judge._config import JudgeConfig, judge_from_dict, load_judge
 from preflab.judge._engine import Call, EngineStats, Outcome, execute, run_calls
+from preflab.judge._pairs import pairs_from_responses, verdicts_to_comparisons
 from preflab.judge._parse import (
     PAIRWISE_LABELS,
     PAIRWISE_VALUE,
@@ -24,13 +25,7 @@ from preflab.judge._parse import (
     parse_prometheus,
     score_parser,
 )
-from preflab.judge._runner import (
-    JudgeRun,
-    arun_judge,
-    pairs_from_responses,
-    run_judge,
-    verdicts_to_comparisons,
-)
+from preflab.judge._runner import JudgeRun, arun_judge, run_judge
 from preflab.judge._templates import (
     BUILTIN_TEMPLATES,
     REFERENCE_TEMPLATE,
