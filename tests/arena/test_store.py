@@ -1,0 +1,65 @@
+"""The store under concurrency: single use holds when many requests race for one battle."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from arena_helpers import make_rows
+
+from preflab.arena import BattleUsed, Store
+
+
+def test_concurrent_double_vote_admits_one(db_url: str) -> None:
+    store = Store(db_url)
+    store.load_responses(make_rows())
+    battles = [store.create_battle("voter", "p0", ["alpha", "bravo"]) for _ in range(5)]
+    results: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(8 * len(battles))
+
+    def attempt(battle_id: str, winner: str) -> None:
+        start.wait()
+        try:
+            store.record_vote(battle_id, "voter", winner)
+            outcome = "ok"
+        except BattleUsed:
+            outcome = "used"
+        with lock:
+            results.append(f"{battle_id}:{outcome}")
+
+    threads = [threading.Thread(target=attempt, args=(b.id, w))
+               for b in battles for w in ("model_a", "model_b", "tie", "tie_bothbad") * 2]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(results) == 8 * len(battles)
+    for b in battles:
+        assert results.count(f"{b.id}:ok") == 1
+    votes = store.votes()
+    assert sorted(v["battle_id"] for v in votes) == sorted(b.id for b in battles)
+    (row,) = store.pair_stats()
+    assert sum(row[2:]) == len(battles)
+    store.dispose()
+
+
+def test_wrong_voter_and_kwise_misuse(db_url: str) -> None:
+    store = Store(db_url)
+    b2 = store.create_battle("v1", "p0", ["alpha", "bravo"])
+    b3 = store.create_battle("v1", "p0", ["alpha", "bravo", "charlie"])
+    with pytest.raises(BattleUsed):
+        store.record_vote(b2.id, "v2", "model_a")  # not this voter's battle
+    with pytest.raises(BattleUsed):
+        store.record_vote(b3.id, "v1", "model_a")  # a K-wise battle takes an ordering
+    with pytest.raises(BattleUsed):
+        store.record_ranking(b3.id, "v1", [[0], [0, 1]])  # not a permutation
+    assert store.get_battle(b3.id).status == "open"  # type: ignore[union-attr]
+    store.record_ranking(b3.id, "v1", [[2], [0, 1]])
+    assert store.get_battle(b3.id).status == "voted"  # type: ignore[union-attr]
+    assert store.record_vote(b2.id, "v1", "tie").models == ("alpha", "bravo")
+    counts = {(a, b): r for a, b, *r in store.pair_stats()}
+    assert counts[("alpha", "bravo")] == [0, 0, 2, 0]  # one ranked tie, one voted tie
+    assert counts[("alpha", "charlie")] == [0, 1, 0, 0]
+    assert counts[("bravo", "charlie")] == [0, 1, 0, 0]
+    store.dispose()
