@@ -1,10 +1,30 @@
 """Schema, readers/writers, adapters and validation for the comparisons, scores, rankings and
 responses tables.
 
-Reading: :func:`read_comparisons` (``(table, rejects)``) and :func:`read_input` (also the
-responses table, the format used and the counts) run an adapter and validation; files larger
-than memory are checked with :func:`check_comparisons_file` and aggregated through DuckDB with
+Reading: :func:`read_comparisons` (``(table, rejects)``) and :func:`read_input` (a
+:class:`ReadResult` with the responses table, the format used and the counts) run an adapter
+and validation; :func:`adapt_table` does the same on an in-memory Arrow table. Files larger than
+memory are checked with :func:`check_comparisons_file` and aggregated through DuckDB with
 :func:`comparisons_relation` / :func:`scan_sql`, without materialising them.
+
+Input formats (``source=`` / ``--from``; detected from the columns when absent):
+
+==============  ==========================================================================
+``native``      the comparisons table itself (``prompt_id`` optional)
+``arena``       Chatbot Arena / FastChat battles; style counts from ``conv_metadata``
+``columns``     any table through ``model_a/model_b/winner`` column names + ``winner_map``
+``alpacaeval``  AlpacaEval annotations; exact ``preference`` kept as an extra column
+``arena-hard``  Arena-Hard judgments (JSONL with ``games`` or one row per game); ``>>`` = 3
+``pairs``       ``prompt/chosen/rejected``, hh-rlhf dialogues, chat-message lists
+``judgebench``  JudgeBench pairs with objective ``A>B``/``B>A`` labels
+==============  ==========================================================================
+
+Validation is strict by default (the first bad row raises
+:class:`~preflab._errors.DataError` naming file, row, field and fix); ``strict=False`` returns
+every bad row in ``rejects`` (``row, field, value, reason, fix, original``), and
+``kept + rejected`` always equals the adapter's rows. Rows are 0-based data rows of the input.
+Converters: :func:`swap_sides`, :func:`rankings_to_comparisons`,
+:func:`scores_to_comparisons`, :func:`comparisons_to_rankings`.
 """
 
 from __future__ import annotations
