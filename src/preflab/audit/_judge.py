@@ -1,7 +1,8 @@
 """The judge audit: agreement with labels, position/length/self bias, transitivity.
 
 Input convention (what ``preflab judge`` writes): one row per judgment (a *game*) with
-``prompt_id, model_a, model_b, winner`` where ``model_a`` is the response shown first;
+``prompt_id, model_a, model_b, winner`` (or an Arena-Hard ``label`` such as ``A>B``) where
+``model_a`` is the response shown first;
 optional ``judge``, ``game``, ``category``, ``status`` (rows not ``ok`` count as unparsed),
 ``len_a``/``len_b`` (response lengths, for the length bias).
 
@@ -35,6 +36,8 @@ from preflab.audit._judge_stats import (
 
 PairKey = tuple[str, str, str]  # prompt_id, x, y with x < y
 _SIGN = {"model_a": 1, "model_b": -1, "tie": 0, "tie_bothbad": 0}
+_LABEL_WINNER = {"A>>B": "model_a", "A>B": "model_a", "A=B": "tie", "B>A": "model_b",
+                 "B>>A": "model_b"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +146,8 @@ def _games(rows: list[dict[str, Any]], path: str | None) -> dict[str, list[_Game
     for i, r in enumerate(rows):
         key, first_is_x = _key(r["prompt_id"], str(r["model_a"]), str(r["model_b"]))
         w = r.get("winner")
+        if w is None and r.get("label") is not None:  # a `preflab judge` verdicts table
+            w = _LABEL_WINNER.get(str(r["label"]))
         ok = r.get("status", "ok") in ("ok", None) and w is not None
         if ok and w not in _SIGN:
             raise DataError(f"winner {w!r} is not model_a, model_b, tie or tie_bothbad", path=path,

@@ -66,13 +66,7 @@ def audit_judge_command(verdicts: Path, truth: Path | None, families: tuple[str,
         k, v = item.split("=", 1)
         fam[k] = v
     table = read_table(verdicts)
-    if "winner" not in table.column_names and "label" in table.column_names:
-        # a .verdicts table from `preflab judge`: map A>B..B>>A onto winners
-        lab = {"A>>B": "model_a", "A>B": "model_a", "A=B": "tie", "B>A": "model_b",
-               "B>>A": "model_b"}
-        rows = [r | {"winner": lab.get(r["label"] or "")} for r in table.to_pylist()]
-    else:
-        rows = table.to_pylist()
+    rows = table.to_pylist()
     labels = read_table(truth).to_pylist() if truth is not None else None
     audits = audit_judge(rows, labels, family=fam or None, n_boot=n_boot, rng=seed,
                          path=str(verdicts))
