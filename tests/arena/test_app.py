@@ -239,6 +239,8 @@ def test_empty_arena_page(sqlite_url: str) -> None:
     c = make_client(sqlite_url)
     r = c.get("/")
     assert r.status_code == 200 and "Nothing to vote on yet" in r.text
+    assert c.get("/leaderboard").status_code == 200
+    assert c.get("/leaderboard.json").json()["models"] == []
 
 
 def test_images_served_only_from_roots(sqlite_url: str, tmp_path: Path) -> None:

@@ -85,6 +85,8 @@ def bt_newton(pairs: NDArray[np.int64], y: FloatArray, n: FloatArray, n_models: 
     """
     if prior <= 0:
         raise ValueError("prior must be > 0 for the live board")
+    if n_models == 0:
+        return np.zeros(0), np.zeros(0)
     s = np.zeros(n_models) if init is None or len(init) != n_models else init.astype(float).copy()
     i, j = pairs[:, 0], pairs[:, 1]
 
