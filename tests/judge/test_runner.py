@@ -279,3 +279,16 @@ def test_progress_reports_total_and_cost(server: FakeOpenAI) -> None:
     assert calls[0]["total"] == 10
     assert sum(float(c["advance"] or 0) for c in calls) == 10
     assert calls[-1]["cost"] == pytest.approx(run.cost) and run.cost > 0
+
+
+def test_transport_choice_honours_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    from preflab.judge._transport import HttpxTransport, StreamTransport, make_transports
+
+    for var in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    assert isinstance(make_transports("http://127.0.0.1:1/v1", {}, 1.0, 1)[0], StreamTransport)
+    assert isinstance(make_transports("https://api.example.com/v1", {}, 1.0, 1)[0], HttpxTransport)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    assert isinstance(make_transports("http://10.0.0.5:8000/v1", {}, 1.0, 1)[0], HttpxTransport)
+    monkeypatch.setenv("NO_PROXY", "10.0.0.5")
+    assert isinstance(make_transports("http://10.0.0.5:8000/v1", {}, 1.0, 1)[0], StreamTransport)

@@ -143,13 +143,23 @@ class StreamTransport:
         self._drop()
 
 
+def _proxied(url: str) -> bool:
+    """Whether an HTTP proxy from the environment applies to ``url`` (then httpx is used)."""
+    from urllib.request import getproxies, proxy_bypass
+
+    host = urlsplit(url).hostname or ""
+    return "http" in getproxies() and not proxy_bypass(host)
+
+
 def make_transports(
     base_url: str, headers: dict[str, str], timeout: float, n: int, kind: str = "auto"
 ) -> list[Transport]:
-    """``n`` transports: ``stream`` for ``http://`` URLs under ``auto``, else ``httpx``."""
+    """``n`` transports: under ``auto``, ``stream`` for ``http://`` URLs not behind an
+    environment proxy (``HTTP_PROXY``), else ``httpx`` (which honours proxies)."""
     if kind not in ("auto", "httpx", "stream"):
         raise ValueError(f"transport must be auto, httpx or stream, not {kind!r}")
-    use_stream = kind == "stream" or (kind == "auto" and base_url.startswith("http://"))
+    use_stream = kind == "stream" or (
+        kind == "auto" and base_url.startswith("http://") and not _proxied(base_url))
     if use_stream:
         return [StreamTransport(base_url, headers, timeout) for _ in range(n)]
     verify: ssl.SSLContext | bool = (
