@@ -240,3 +240,24 @@ def test_arena_nested_conv_metadata(tmp_path: Path, suffix: str) -> None:
     assert (got[0]["style_a_lists"], got[0]["style_a_bold"]) == (7.0, 6.0)
     assert got[1]["style_a_tokens"] is None
     assert got[1]["language"] == "German" and got[1]["turn"] == 2
+
+
+def test_markdown_counts_agree_with_arena_hard_regexes(shared_data: Path) -> None:
+    """AlpacaEval's derived annotations.parquet holds arena-hard add_markdown_info.py counts;
+    ours agree except for arena-hard's global-replace quirk (see preflab.data._markdown)."""
+    from preflab.data import markdown_counts
+
+    native = pq.read_table(shared_data / "alpacaeval/annotations_native.parquet",
+                           columns=["generator_2", "instruction_index", "output_2"]).to_pandas()
+    ref = pq.read_table(shared_data / "alpacaeval/annotations.parquet").to_pandas()
+    ref["model"] = ref.model.astype(str)
+    j = native.merge(ref, left_on=["generator_2", "instruction_index"],
+                     right_on=["model", "instruction_index"])
+    # rows align where the texts have the recorded length (some models' rows are shifted)
+    j = j[(j.output_2.str.len() == j.len_model) & ~j.generator_2.str.startswith("vicuna")]
+    assert len(j) > 35_000
+    got = markdown_counts(pa.array(j.output_2.tolist()))
+    for ours, theirs in (("headers", "n_headers_model"), ("lists", "n_list_items_model"),
+                         ("bold", "n_bold_model")):
+        differ = (got[ours].to_numpy() != j[theirs].to_numpy()).sum()
+        assert differ <= 10, (ours, differ)

@@ -4,7 +4,11 @@ The patterns are those of arena-hard-auto's ``add_markdown_info.py`` [ArenaHard2
 by LMArena's style control [StyleControl24]_: fenced code blocks are removed first; headers
 ``^#{1,6}\\s``; list items ordered ``^\\s*\\d+\\.\\s`` plus unordered ``^\\s*[-*+]\\s``; bold
 ``**x**`` or ``__x__`` on one line. RE2's ``\\s`` is ASCII whitespace where Python's is Unicode,
-so counts can differ on texts with exotic spaces.
+so counts can differ on texts with exotic spaces. arena-hard removes a code block by deleting
+its captured *content* everywhere in the text (``str.replace``), which can delete unrelated
+text (e.g. every newline after an empty block); that quirk is not replicated. On the 38,438
+AlpacaEval outputs of ``../shared/data/alpacaeval`` whose rows align with the derived
+``annotations.parquet``, the counts agree for 99.96% (16 rows differ, all from that quirk).
 """
 
 from __future__ import annotations
