@@ -119,12 +119,7 @@ class _Work:
 
     def eta_of(self, beta: FloatArray, xt: FloatArray, out: FloatArray) -> FloatArray:
         """Linear predictor ``beta @ x.T`` into the first ``len(beta)`` rows of ``out``."""
-        k = len(beta)
-        o, t1 = out[:k], self.t1[:k]
-        np.multiply(beta[:, 0:1], xt[0], out=o)
-        for j in (1, 2):
-            np.multiply(beta[:, j:j + 1], xt[j], out=t1)
-            o += t1
+        np.einsum("bk,kn->bn", beta, xt, out=out[:len(beta)])  # no threaded BLAS for k = 3
         return out
 
     def softplus_sigmoid(self, eta: FloatArray, k: int, softplus: bool = True) -> None:
@@ -239,18 +234,19 @@ def l1_soft_logistic(
         t2 *= cw[:k]
         hess = np.einsum("bn,kn->bk", t2, xxt)[:, _TRI_FULL].reshape(-1, 3, 3)
         step = _l1_quadratic(grad - np.einsum("bij,bj->bi", hess, b), hess) - b
-        d_eta = ws.eta_of(step, xt, ws.d_eta)[:k]
         eta_new = ws.eta_new[:k]
         # small steps (near the optimum, e.g. from a warm start) are Newton's full steps,
         # taken without evaluating the objective; larger ones backtrack on it
         sure = float(np.max(np.abs(step))) < 0.05
         t = np.ones(k)
-        for _ls in range(40):
+        if sure:
+            ws.eta_of(b + step, xt, ws.eta_new)
+            ws.softplus_sigmoid(ws.eta_new, k, softplus=False)
+        d_eta = ws.d_eta[:k] if sure else ws.eta_of(step, xt, ws.d_eta)[:k]
+        for _ls in range(0 if sure else 40):
             np.multiply(d_eta, t[:, None], out=eta_new)
             eta_new += ws.eta[:k]
-            ws.softplus_sigmoid(ws.eta_new, k, softplus=not sure)
-            if sure:
-                break
+            ws.softplus_sigmoid(ws.eta_new, k)
             f_new = ws.objective(b + t[:, None] * step, ws.eta_new, p, cw)
             bad = f_new > f_old + 1e-13 * np.abs(f_old)
             if not bad.any():
