@@ -59,11 +59,15 @@ def arena() -> None:
               help="Bootstrap rounds for the leaderboard's intervals.")
 @click.option("--secure-cookies", is_flag=True, help="Mark cookies Secure and send HSTS (HTTPS).")
 @click.option("--title", default="preflab arena", show_default=True, help="Page title.")
+@click.option("--trusted-proxy", "trusted_proxies", multiple=True,
+              help="Reverse-proxy IP whose X-Forwarded-For gives the client IP for rate limits "
+                   "(repeatable).")
 @handle_errors
 def serve(db: str | None, host: str, port: int, workers: int, demo: bool, k: int,
           matchmaking: str, admin_token: str | None, rate_limit: int, rate_limit_ip: int,
           image_roots: tuple[str, ...], image_hosts: tuple[str, ...], sqlite_synchronous: str,
-          bootstrap_rounds: int, secure_cookies: bool, title: str) -> None:
+          bootstrap_rounds: int, secure_cookies: bool, title: str,
+          trusted_proxies: tuple[str, ...]) -> None:
     """Serve the arena: / to vote, /leaderboard for the live board.
 
     \b
@@ -93,7 +97,8 @@ def serve(db: str | None, host: str, port: int, workers: int, demo: bool, k: int
     console.print(f"arena on http://{host}:{port}/  (database {url})")
     uvicorn.run("preflab.arena._app:app_from_env", factory=True, host=host, port=port,
                 workers=workers, log_level="warning", access_log=False,
-                proxy_headers=False, server_header=False)
+                proxy_headers=bool(trusted_proxies),
+                forwarded_allow_ips=",".join(trusted_proxies) or None, server_header=False)
 
 
 @arena.command("load")
