@@ -352,3 +352,58 @@ def test_interval_coverage_by_simulation() -> None:
         hit_kappa += klo <= true_kappa <= khi
     assert 0.90 <= hit_acc / reps <= 0.99
     assert 0.88 <= hit_kappa / reps <= 0.99
+
+
+def test_arena_hard_two_games_weights_and_position(shared_data: Path) -> None:
+    """Arena-Hard-Auto v0.1 per-game labels (judge gpt-4-1106-preview): the runner's
+    label -> comparisons conversion reproduces arena-hard's own battle expansion (show_result.py:
+    3 rows for >>, 1 otherwise) per question, and the audit measures the position bias."""
+    import pandas as pd
+
+    from preflab.judge import verdicts_to_comparisons
+
+    j = pd.read_parquet(shared_data / "arenahard" / "judgments.parquet")
+    labels = {"A>>B", "A>B", "A=B", "B>A", "B>>A"}
+    rows = []
+    for r in j.itertuples():
+        first, second = (r.baseline, r.model) if r.game == 1 else (r.model, r.baseline)
+        ok = r.label in labels
+        rows.append(
+            {
+                "prompt_id": f"{r.model}|{r.question_id}",
+                "model_a": first,
+                "model_b": second,
+                "game": r.game,
+                "label": r.label if ok else None,
+                "status": "ok" if ok else "unparsed",
+                "judge": r.judge,
+                "source": r.source,
+                "model": r.model,
+                "n_mw": r.n_battle_rows_model_win,
+                "n_bw": r.n_battle_rows_baseline_win,
+                "n_t": r.n_battle_rows_tie,
+            }
+        )
+    decoded = pd.DataFrame([x for x in rows if x["source"] == "decoded_from_battles"])
+    complete = decoded.groupby("prompt_id").status.transform(lambda s: (s == "ok").all())
+    sub = decoded[complete]
+    comps = verdicts_to_comparisons(sub.to_dict("records")).to_pandas()
+    comps["model"] = sub["model"].to_numpy()
+    mw = ((comps.winner == "model_a") & (comps.model_a == comps.model)) | (
+        (comps.winner == "model_b") & (comps.model_b == comps.model)
+    )
+    t = comps.winner == "tie"
+    w = comps.weight
+    per_q = (
+        pd.DataFrame({"prompt_id": comps.prompt_id, "mw": w * mw, "bw": w * (~mw & ~t), "t": w * t})
+        .groupby("prompt_id")
+        .sum()
+    )
+    ref = sub.groupby("prompt_id")[["n_mw", "n_bw", "n_t"]].first()
+    assert len(per_q) > 2000
+    np.testing.assert_array_equal(per_q[["mw", "bw", "t"]].to_numpy(), ref.to_numpy())
+    a = audit_judge(rows, n_boot=20)["gpt-4-1106-preview"]
+    assert a.n_unparsed == sum(x["status"] == "unparsed" for x in rows)
+    assert a.position.n_pairs_both_orders > 3000
+    assert 0.2 < a.position.flip_rate < 0.4  # verdict changes with the order in ~30% of pairs
+    assert a.position.first_win_ci[0] > 0.5  # the answer shown first wins more often
