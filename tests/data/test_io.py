@@ -178,3 +178,16 @@ def test_streaming_check_agrees_with_in_memory_validation(
 def test_streaming_check_on_real_battles(shared_data: Path) -> None:
     check = check_comparisons_file(shared_data / "fastchat-reference/battles_100k.parquet")
     assert check == FileCheck(100_000, 0, {})
+
+
+def test_csv_ids_stay_text(tmp_path: Path) -> None:
+    p = tmp_path / "ids.csv"
+    p.write_text("prompt_id,model_a,model_b,winner,weight\n007,1,2,model_a,1\n010,2,1,tie,\n")
+    table, _ = read_comparisons(p, strict=False)
+    assert table.column("prompt_id").to_pylist() == ["007"]
+    assert table.column("model_a").to_pylist() == ["1"]
+    _, rejects = read_comparisons(p, strict=False)
+    assert rejects.column("field").to_pylist() == ["weight"]
+    rel = comparisons_relation(p)
+    assert arrow_table(rel).column("prompt_id").to_pylist() == ["007", "010"]
+    assert check_comparisons_file(p, strict=False).invalid_by_field == {"weight": 1}

@@ -23,6 +23,13 @@ from preflab.data._schema import COMPARISON_FIELDS, COMPARISONS_REQUIRED, style_
 
 FORMATS = ("parquet", "csv", "jsonl", "json")
 
+TEXT_COLUMNS: tuple[str, ...] = (
+    "prompt_id", "question_id", "pair_id", "battle_id", "comparison_id", "id", "model_a",
+    "model_b", "model", "winner", "judge", "label", "generator_1", "generator_2",
+    "instruction", "prompt", "chosen", "rejected",
+)
+"""Columns a CSV reader keeps as text (ids like ``007`` must not become the number 7)."""
+
 
 def file_format(path: str | Path) -> str:
     """The storage format of ``path`` from its suffix (``.gz`` allowed for text formats)."""
@@ -58,7 +65,9 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pa.Table:
             table = pacsv.read_csv(
                 p,
                 parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=True),
-                convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+                convert_options=pacsv.ConvertOptions(
+                    strings_can_be_null=True,
+                    column_types={c: pa.string() for c in TEXT_COLUMNS}),
             )
         elif fmt == "jsonl":
             table = _read_jsonl(p)
@@ -225,12 +234,13 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def scan_sql(path: str | Path) -> str:
+def scan_sql(path: str | Path, *, csv_as_text: bool = False) -> str:
     """DuckDB table expression that streams ``path`` (Parquet, CSV/TSV, JSON or JSONL).
 
     Use it in any DuckDB query, e.g.
     ``duckdb.sql(f"SELECT model_a, count(*) FROM {scan_sql(p)} GROUP BY 1")``; DuckDB reads the
-    file in chunks, so the file may be larger than memory.
+    file in chunks, so the file may be larger than memory. ``csv_as_text`` reads every CSV
+    column as text (cast what you need), so ids like ``007`` keep their zeros.
     """
     p = Path(path)
     if not p.exists():
@@ -241,7 +251,8 @@ def scan_sql(path: str | Path) -> str:
         return f"read_parquet({quoted})"
     if fmt == "csv":
         delim = "\\t" if str(p).lower().removesuffix(".gz").endswith(".tsv") else ","
-        return f"read_csv({quoted}, delim='{delim}', header=true)"
+        text = ", all_varchar=true" if csv_as_text else ""
+        return f"read_csv({quoted}, delim='{delim}', header=true{text})"
     if fmt == "jsonl":
         return f"read_json({quoted}, format='newline_delimited')"
     return f"read_json({quoted}, format='array')"
@@ -267,7 +278,7 @@ def comparisons_relation(path: str | Path, connection: Any = None) -> Any:
     """
 
     con = connection if connection is not None else quiet_connection()
-    source = scan_sql(path)
+    source = scan_sql(path, csv_as_text=True)
     columns = [d[0] for d in con.sql(f"SELECT * FROM {source} LIMIT 0").description]
     missing = [c for c in COMPARISONS_REQUIRED if c not in columns and c != "prompt_id"]
     if missing:

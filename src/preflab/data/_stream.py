@@ -74,7 +74,7 @@ def check_comparisons_file(path: str | Path, *, strict: bool = True,
     Uniqueness of id columns is not checked here (that needs the ids in memory).
     """
     con = connection if connection is not None else quiet_connection()
-    source = scan_sql(path)
+    source = scan_sql(path, csv_as_text=True)
     columns = [d[0] for d in con.sql(f"SELECT * FROM {source} LIMIT 0").description]
     for c in ("model_a", "model_b", "winner"):
         if c not in columns:
