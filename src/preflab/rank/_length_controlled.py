@@ -157,12 +157,29 @@ class _Work:
         return out
 
 
-def _l1_quadratic(a: FloatArray, h: FloatArray) -> FloatArray:
+def _l1_quadratic(a: FloatArray, h: FloatArray, guess: FloatArray | None = None) -> FloatArray:
     """Exact ``argmin_z a.z + z'Hz/2 + |z|_1`` for (B, 3) ``a`` and (B, 3, 3) ``h``.
 
-    The minimiser solves the linear system of its own sign pattern; we solve all 27 and keep
-    the best sign-consistent one (the all-zero pattern is always consistent).
+    The minimiser solves the linear system of its own sign pattern. First the pattern of
+    ``guess`` (the current iterate) is tried and accepted where it meets the optimality
+    conditions; elsewhere all 27 patterns are solved and the best sign-consistent one kept
+    (the all-zero pattern is always consistent).
     """
+    out: FloatArray = np.empty_like(a)
+    todo = np.ones(len(a), dtype=bool)
+    if guess is not None:
+        sg = np.sign(guess)
+        free = sg != 0.0
+        m = np.where(free[:, :, None] & free[:, None, :], h, 0.0) + np.where(
+            free, 0.0, 1.0)[:, :, None] * np.eye(3)
+        z = np.linalg.solve(m, np.where(free, -(a + sg), 0.0)[..., None])[..., 0]
+        g = a + np.einsum("bij,bj->bi", h, z)   # gradient of the smooth part at z
+        ok = np.all(np.where(free, np.sign(z) == sg, np.abs(g) <= 1.0), axis=1)
+        out[ok] = z[ok]
+        todo = ~ok
+        if not todo.any():
+            return out
+    a, h = a[todo], h[todo]
     s = _PATTERNS                                        # (P, 3)
     free = s != 0.0
     mask = free[:, :, None] & free[:, None, :]           # (P, 3, 3)
@@ -174,7 +191,7 @@ def _l1_quadratic(a: FloatArray, h: FloatArray) -> FloatArray:
     val = np.einsum("bpi,bi->bp", z, a) + 0.5 * np.einsum("bpi,bij,bpj->bp", z, h, z) \
         + np.abs(z).sum(axis=2)
     val = np.where(ok, val, np.inf)
-    out: FloatArray = z[np.arange(len(a)), np.argmin(val, axis=1)]
+    out[todo] = z[np.arange(len(a)), np.argmin(val, axis=1)]
     return out
 
 
@@ -233,7 +250,7 @@ def l1_soft_logistic(
         t2 *= mu
         t2 *= cw[:k]
         hess = np.einsum("bn,kn->bk", t2, xxt)[:, _TRI_FULL].reshape(-1, 3, 3)
-        step = _l1_quadratic(grad - np.einsum("bij,bj->bi", hess, b), hess) - b
+        step = _l1_quadratic(grad - np.einsum("bij,bj->bi", hess, b), hess, b) - b
         eta_new = ws.eta_new[:k]
         # small steps (near the optimum, e.g. from a warm start) are Newton's full steps,
         # taken without evaluating the objective; larger ones backtrack on it
