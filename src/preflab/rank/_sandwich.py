@@ -53,19 +53,24 @@ class BTCounts:
 
 
 def _outcome_of(winner: pa.ChunkedArray, ties: str) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-    w = winner.to_numpy(zero_copy_only=False).astype(str)
-    y = np.full(len(w), 0.5)
-    y[w == "model_a"] = 1.0
-    y[w == "model_b"] = 0.0
-    tie = (w == "tie") | (w == "tie_bothbad") | (w == "tie (bothbad)")
-    known = (w == "model_a") | (w == "model_b") | tie
-    if not known.all():
-        i = int(np.flatnonzero(~known)[0])
-        raise DataError(f"'{w[i]}' is not one of model_a, model_b, tie, tie_bothbad",
-                        row=i, field="winner", fix="Validate the file with `preflab validate`.")
-    keep = np.ones(len(w), bool) if ties == "half" else ~tie
     if ties not in ("half", "drop"):
         raise ModelError(f"ties='{ties}' is not supported here; use 'half' or 'drop'")
+    col = winner.cast(pa.string())
+
+    def eq(label: str) -> npt.NDArray[np.bool_]:
+        out: npt.NDArray[np.bool_] = pc.fill_null(pc.equal(col, label), False).to_numpy(
+            zero_copy_only=False)
+        return out
+
+    a, b = eq("model_a"), eq("model_b")
+    tie = eq("tie") | eq("tie_bothbad") | eq("tie (bothbad)")
+    known = a | b | tie
+    if not known.all():
+        i = int(np.flatnonzero(~known)[0])
+        raise DataError(f"'{col[i].as_py()}' is not one of model_a, model_b, tie, tie_bothbad",
+                        row=i, field="winner", fix="Validate the file with `preflab validate`.")
+    y = np.where(a, 1.0, np.where(b, 0.0, 0.5))
+    keep = np.ones(len(y), bool) if ties == "half" else ~tie
     return y, keep
 
 

@@ -46,7 +46,7 @@ from scipy.special import expit
 
 from preflab._errors import DataError, ModelError
 from preflab.rank._ratings import FloatArray, IntArray, Ratings, rank_from_ratings, to_scale
-from preflab.rank._sandwich import _laplacian, _outcome_of, bincount, model_index
+from preflab.rank._sandwich import _laplacian, _outcome_of, bincount, bt_newton, model_index
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,14 @@ def style_design(table: pa.Table, *, features: tuple[str, ...] = DEFAULT_FEATURE
     x = (d - mean) / std
     n = len(models)
     code = ia[keep] * n + ib[keep]
-    uniq, inv = np.unique(code, return_inverse=True)
+    # one sort: battles ordered by pair (the per-pair bincounts then walk memory in order)
+    order = np.argsort(code, kind="stable")
+    sc = code[order]
+    first = np.empty(len(sc), bool)
+    first[:1] = True
+    np.not_equal(sc[1:], sc[:-1], out=first[1:])
+    uniq = sc[first]
+    pid = np.cumsum(first) - 1
     pairs = np.column_stack([uniq // n, uniq % n]).astype(np.int64)
     cl = None
     if cluster is not None:
@@ -154,9 +161,7 @@ def style_design(table: pa.Table, *, features: tuple[str, ...] = DEFAULT_FEATURE
                             fix=f"Use one of {', '.join(cols)}.")
         enc = pc.dictionary_encode(table.column(cluster).cast(pa.string()).combine_chunks())
         cl = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)[keep]
-    # battles sorted by pair: the per-pair bincounts then walk memory in order
-    order = np.argsort(inv, kind="stable")
-    return StyleDesign(models, pairs, inv[order].astype(np.int64), y[keep][order],
+    return StyleDesign(models, pairs, pid.astype(np.int64), y[keep][order],
                        w[keep][order], np.ascontiguousarray(x[order]), tuple(features), mean,
                        std, None if cl is None else cl[order])
 
@@ -231,21 +236,30 @@ def _solve_pd(h: FloatArray, g: FloatArray) -> FloatArray:
 def fit_contextual(d: StyleDesign, *, weights: FloatArray | None = None,
                    init: FloatArray | None = None, reg: float = 0.5, tol: float = 1e-9,
                    max_iter: int = 50, line_search: bool = True) -> FloatArray:
-    """Exact minimiser ``(r, β)`` of the penalised contextual-BT loss by Newton's method."""
+    """Exact minimiser ``(r, β)`` of the penalised contextual-BT loss by Newton's method.
+
+    Without ``init`` the start is the plain Bradley–Terry fit of the per-pair counts (cheap),
+    so Newton starts close. With ``line_search`` a step longer than 0.5 (log10 units) is
+    damped until the loss decreases; shorter steps are taken as they are (near the optimum
+    Newton's step on this strictly convex loss is safe and quadratically convergent).
+    """
     w = d.w if weights is None else weights
-    theta = np.zeros(len(d.models) + d.x.shape[1]) if init is None else init.copy()
-    f = _loss(theta, d, w, reg) if line_search else 0.0
+    theta = _bt_start(d, w) if init is None else init.copy()
+    f: float | None = None
     for _ in range(max_iter):
         g, h = _grad_hess(theta, d, w, reg)
         step = _solve_pd(h, g)
         t = 1.0
-        if line_search:
+        if line_search and float(np.max(np.abs(step))) > 0.5:
+            f = _loss(theta, d, w, reg) if f is None else f
             while True:
                 fc = _loss(theta + t * step, d, w, reg)
                 if fc <= f + 1e-12 * abs(f) or t < 1e-6:
                     break
                 t *= 0.5
             f = fc
+        else:
+            f = None
         theta = theta + t * step
         if float(np.max(np.abs(t * step))) < tol:
             return theta
@@ -254,6 +268,18 @@ def fit_contextual(d: StyleDesign, *, weights: FloatArray | None = None,
         return out
     log.warning("style control Newton stopped after %d iterations", max_iter)
     return theta
+
+
+def _bt_start(d: StyleDesign, w: FloatArray) -> FloatArray:
+    """``(r, β) = (BT scores / ln 10, 0)`` from the per-pair counts (ties half), with a weak
+    prior so that any data gives a finite start."""
+    k, n = len(d.pairs), len(d.models)
+    games = bincount(d.pair_id, w, k)
+    wins = bincount(d.pair_id, w * d.y, k)
+    used = games > 0
+    y = np.divide(wins, games, out=np.full(k, 0.5), where=used)
+    s = bt_newton(d.pairs[used], y[used], games[used], n, prior=0.5 / ALPHA**2, tol=1e-6)
+    return np.concatenate([s / ALPHA, np.zeros(d.x.shape[1])])
 
 
 def _bootstrap_round(theta: FloatArray, p_hat: FloatArray, d: StyleDesign, w: FloatArray,
@@ -278,12 +304,11 @@ def _bootstrap_round(theta: FloatArray, p_hat: FloatArray, d: StyleDesign, w: Fl
 
 
 def _sandwich_cov(theta: FloatArray, d: StyleDesign, reg: float) -> FloatArray:
-    _, h = _grad_hess(theta, d, d.w, reg)
     n = len(d.models)
-    _, _, res = _pieces(theta, d, d.w)
+    _, p, res = _pieces(theta, d, d.w)
+    _, h = _grad_hess(theta, d, d.w, reg, p_at=p)
     if d.cluster is None:
-        p = _pieces(theta, d, d.w)[1]
-        _, meat = _grad_hess(theta, d, d.w, 0.0, v_override=d.w * (d.y - p) ** 2)
+        _, meat = _grad_hess(theta, d, d.w, 0.0, v_override=d.w * (d.y - p) ** 2, p_at=p)
     else:
         m = d.x.shape[1]
         a, b = d.pairs[d.pair_id, 0], d.pairs[d.pair_id, 1]
@@ -293,7 +318,7 @@ def _sandwich_cov(theta: FloatArray, d: StyleDesign, reg: float) -> FloatArray:
         vals = np.concatenate([ALPHA * res, -ALPHA * res] + [res * d.x[:, j] for j in range(m)])
         u = sparse.csr_matrix((vals, (rows, cols)), shape=(g, n + m))
         meat = np.asarray((u.T @ u).todense()) * (g / max(g - 1, 1))
-    hinv = np.linalg.inv(h)
+    hinv = cho_solve(cho_factor(h), np.eye(n + d.x.shape[1]))
     cov: FloatArray = hinv @ meat @ hinv
     return cov
 
