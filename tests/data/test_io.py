@@ -122,6 +122,7 @@ def test_duckdb_relation_requires_columns(tmp_path: Path) -> None:
         (["pair_id", "question", "response_A", "response_B", "label"], "judgebench"),
         (["prompt", "chosen", "rejected"], "pairs"),
         (["chosen", "rejected"], "pairs"),
+        (["prompt_id", "models", "judge"], "rankings"),
     ],
 )
 def test_detect_format(columns: list[str], expected: str) -> None:

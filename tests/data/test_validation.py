@@ -340,3 +340,21 @@ def test_null_ids_are_not_duplicates_of_each_other() -> None:
                   "winner": ["tie"] * 4, "battle_id": [None, "b", None, "b"]})
     r = adapt_table(t, strict=False)
     assert r.rejects.select(["row", "field"]).to_pylist() == [{"row": 3, "field": "battle_id"}]
+
+
+def test_rankings_format(tmp_path: Path) -> None:
+    rows = [{"prompt_id": "p1", "models": [["a"], ["b", "c"]], "judge": "human:1"},
+            {"prompt_id": "p2", "models": [["a"], ["a"]], "judge": "human:2"},
+            {"prompt_id": "p3", "models": [["d"]], "judge": "human:2"},
+            {"prompt_id": "p4", "models": [["c"], ["a"]], "judge": "human:3"}]
+    p = tmp_path / "kwise.jsonl"
+    p.write_text("\n".join(json.dumps(r) for r in rows))
+    e = _error(p)
+    assert (e.row, e.field) == (1, "models") and "a model appears twice" in str(e)
+    r = read_input(p, strict=False)
+    assert r.format == "rankings"
+    got = [(x["prompt_id"], x["model_a"], x["model_b"], x["winner"]) for x in r.table.to_pylist()]
+    assert got == [("p1", "a", "b", "model_a"), ("p1", "a", "c", "model_a"),
+                   ("p1", "b", "c", "tie"), ("p4", "c", "a", "model_a")]
+    assert [x["row"] for x in r.rejects.to_pylist()] == [1, 2]
+    assert r.table.num_rows + r.rejects.num_rows == r.n_input

@@ -32,7 +32,8 @@ def convert(path: str, output: str, responses: str | None, **params: Any) -> Non
 
     Formats: native, arena (Chatbot Arena battles), columns (your own column names via
     --model-a/--model-b/--winner/--winner-map), alpacaeval, arena-hard, pairs
-    (chosen/rejected), judgebench. Without --from the format is detected from the columns.
+    (chosen/rejected), judgebench, rankings (K-wise, broken into pairs). Without --from the
+    format is detected from the columns.
 
     \b
     Example:

@@ -17,6 +17,7 @@ Input formats (``source=`` / ``--from``; detected from the columns when absent):
 ``arena-hard``  Arena-Hard judgments (JSONL with ``games`` or one row per game); ``>>`` = 3
 ``pairs``       ``prompt/chosen/rejected``, hh-rlhf dialogues, chat-message lists
 ``judgebench``  JudgeBench pairs with objective ``A>B``/``B>A`` labels
+``rankings``    K-wise rankings (best-first groups), broken into every implied pair
 ==============  ==========================================================================
 
 Validation is strict by default (the first bad row raises

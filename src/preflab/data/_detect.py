@@ -8,7 +8,7 @@ from preflab._errors import DataError
 from preflab.data._schema import COMPARISON_FIELDS, style_columns
 
 FORMATS: tuple[str, ...] = ("native", "arena", "columns", "alpacaeval", "arena-hard", "pairs",
-                            "judgebench")
+                            "judgebench", "rankings")
 """Input formats accepted by ``--from`` / ``source=``."""
 
 _ARENA_ONLY = ("question_id", "conv_metadata", "sum_assistant_a_tokens", "header_count_a",
@@ -24,7 +24,8 @@ def detect_format(columns: Sequence[str], *, path: str | None = None,
     3. ``question_id, model, games`` or ``question_id, model, game, label`` -> ``arena-hard``;
     4. ``response_A, response_B, label`` -> ``judgebench``;
     5. ``chosen, rejected`` -> ``pairs``;
-    6. ``model_a, model_b, winner``: ``native`` when every column is a comparisons-schema
+    6. ``models`` (best-first lists) -> ``rankings``;
+    7. ``model_a, model_b, winner``: ``native`` when every column is a comparisons-schema
        column, else ``arena`` (FastChat battles carry ``question_id``, ``conv_metadata``, ...).
     """
     cols = set(columns)
@@ -39,6 +40,8 @@ def detect_format(columns: Sequence[str], *, path: str | None = None,
         return "judgebench"
     if {"chosen", "rejected"} <= cols:
         return "pairs"
+    if "models" in cols and not {"model_a", "model_b"} <= cols:
+        return "rankings"
     if {"model_a", "model_b", "winner"} <= cols:
         schema = {f.name for f in COMPARISON_FIELDS} | set(style_columns(list(columns)))
         if cols <= schema and not cols & set(_ARENA_ONLY):

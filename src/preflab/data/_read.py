@@ -15,6 +15,7 @@ from preflab.data._adapters_alpaca import alpacaeval, dedupe_responses
 from preflab.data._adapters_arena import arena, columns, native
 from preflab.data._adapters_arenahard import arena_hard
 from preflab.data._adapters_base import ROW, AdapterOptions, Candidate, parse_winner_map
+from preflab.data._adapters_kwise import rankings
 from preflab.data._adapters_pairs import judgebench, pairs
 from preflab.data._detect import FORMATS, detect_format
 from preflab.data._io import read_table
@@ -23,7 +24,7 @@ from preflab.data._validate import validate_candidate
 
 ADAPTERS: dict[str, Callable[[pa.Table, str, AdapterOptions], Candidate]] = {
     "native": native, "arena": arena, "columns": columns, "alpacaeval": alpacaeval,
-    "arena-hard": arena_hard, "pairs": pairs, "judgebench": judgebench,
+    "arena-hard": arena_hard, "pairs": pairs, "judgebench": judgebench, "rankings": rankings,
 }
 
 
@@ -113,7 +114,7 @@ def read_input(
         Parquet, CSV/TSV, JSON (array of records) or JSONL (``.gz`` allowed for text formats).
     source:
         The input format, one of ``native, arena, columns, alpacaeval, arena-hard, pairs,
-        judgebench``; ``None`` detects it from the columns (:func:`detect_format`).
+        judgebench, rankings``; ``None`` detects it from the columns (:func:`detect_format`).
     strict:
         ``True``: the first invalid row raises :class:`~preflab._errors.DataError` naming file,
         row (0-based), field and fix. ``False``: invalid rows go to ``rejects``.
