@@ -204,6 +204,7 @@ def l1_soft_logistic(
     init: FloatArray | None = None,
     tol: float = 1e-5,
     max_iter: int = 100,
+    overwrite_w: bool = False,
 ) -> FloatArray:
     r"""Solve B L1-penalised soft-label logistic regressions with 3 features at once, exactly.
 
@@ -218,7 +219,7 @@ def l1_soft_logistic(
     Parameters
     ----------
     x : (n, 3) design; p : (n,) targets in [0, 1]; w : (B, n) row weights (0 leaves a row out);
-    c : (B,) penalties; init : (B, 3) warm start.
+    c : (B,) penalties; init : (B, 3) warm start; overwrite_w : ``w`` may be used as scratch.
     """
     n_prob = w.shape[0]
     c = np.asarray(c, dtype=np.float64)
@@ -235,7 +236,7 @@ def l1_soft_logistic(
     if k == 0:
         return beta
     ws = _Work((k, w.shape[1]))
-    cw = w[idx] if k < n_prob else w.copy()
+    cw = w[idx] if k < n_prob else (w if overwrite_w else w.copy())
     cw *= c[idx, None]
     b = beta[idx]
     ws.eta_of(b, xt, ws.eta)
@@ -306,15 +307,16 @@ def fit_lc_glm(
     fold = (n - 1 - np.arange(n)) % n_splits
     n_c = len(cs)
     # problems: (fold, C) pairs then nothing else; train weights zero out the test fold
-    train = np.repeat((fold[None, :] != np.arange(n_splits)[:, None]), n_c, axis=0)
-    w_cv = train * sample_weight[None, :]
+    w_cv = np.empty((n_splits * n_c, n))
+    for f in range(n_splits):
+        w_cv[f * n_c:(f + 1) * n_c] = np.where(fold != f, sample_weight, 0.0)
     c_cv = np.tile(cs, n_splits)  # problem k: fold k // n_c, C = cs[k % n_c]
     # the full-data path for every C: warm starts for the folds, and the refit itself
     top = l1_soft_logistic(x, p, sample_weight[None, :], cs[-1:])
     full = l1_soft_logistic(x, p, np.repeat(sample_weight[None, :], n_c, axis=0), cs,
                             init=np.repeat(top, n_c, axis=0))
-    beta_cv = l1_soft_logistic(x, p, w_cv, c_cv, init=np.tile(full, (n_splits, 1)))
-    # log q and log(1 - q) with q = sigma(eta) clipped to [1e-15, 1 - 1e-15]
+    beta_cv = l1_soft_logistic(x, p, w_cv, c_cv, init=np.tile(full, (n_splits, 1)),
+                               overwrite_w=True)
     # score each fold's problems on its test rows only:
     # p log q + (1 - p) log(1 - q) = p eta - log(1 + e^eta), q = sigma(eta) clipped at 1e-15
     scores = np.empty((n_splits, n_c))
