@@ -2,8 +2,9 @@
 
 Each candidate runs in a fresh ``python -I`` process (isolated mode: no user site, no
 ``PYTHON*`` variables) in a new temporary directory that is deleted afterwards, in its own
-session (so the whole process group is killed on a timeout), with ``resource.setrlimit``
-limits: address space (``memory_mb``), CPU seconds, file size (16 MiB) and core dumps (0).
+session (so the whole process group is killed on a timeout); before running anything, the
+harness sets ``resource.setrlimit`` limits on itself: address space (``memory_mb``), CPU
+seconds, file size (16 MiB) and core dumps (0).
 The candidate's source is executed once; then every test (a Python snippet, e.g.
 ``assert add(2, 3) == 5`` or ``check(add)``) runs in the candidate's namespace with its own
 wall-clock limit. Per test the result is ``pass``, ``fail`` (AssertionError), ``error`` (any
@@ -31,9 +32,16 @@ from typing import Literal
 
 TestStatus = Literal["pass", "fail", "error", "timeout"]
 
-_HARNESS = r'''
-import json, signal, sys, time, traceback
-spec = json.load(open("spec.json"))
+_HARNESS = r"""
+import json, os, resource, signal, sys, time, traceback
+with open("spec.json") as _fh:
+    spec = json.load(_fh)
+os.remove("spec.json")  # the candidate cannot read the tests from disk
+_mem = spec["memory_mb"] * 1024 * 1024
+resource.setrlimit(resource.RLIMIT_AS, (_mem, _mem))
+resource.setrlimit(resource.RLIMIT_CPU, (spec["cpu_seconds"], spec["cpu_seconds"] + 1))
+resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 20, 16 << 20))
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 out = open("results.jsonl", "w")
 class _Timeout(BaseException):
     pass
@@ -75,7 +83,7 @@ for i, test in enumerate(spec["tests"]):
     except BaseException as exc:
         signal.setitimer(signal.ITIMER_REAL, 0)
         record(i, "error", "".join(traceback.format_exception_only(type(exc), exc)).strip(), t0)
-'''
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,19 +134,15 @@ class CodeResult:
         return "error"
 
 
-def _limits(memory_mb: int, cpu_seconds: int) -> None:  # runs in the child before exec
-    import resource
-
-    os.setsid()
-    mem = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 20, 16 << 20))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def verify_code(code: str, tests: Sequence[str] | str, *, setup: str = "", timeout: float = 5.0,
-                memory_mb: int = 1024, python: str | None = None) -> CodeResult:
+def verify_code(
+    code: str,
+    tests: Sequence[str] | str,
+    *,
+    setup: str = "",
+    timeout: float = 5.0,
+    memory_mb: int = 1024,
+    python: str | None = None,
+) -> CodeResult:
     """Run ``code`` and then each test in a sandboxed subprocess (see the module docstring).
 
     Parameters
@@ -163,14 +167,31 @@ def verify_code(code: str, tests: Sequence[str] | str, *, setup: str = "", timeo
     with tempfile.TemporaryDirectory(prefix="preflab-verify-") as tmp:
         d = Path(tmp)
         (d / "harness.py").write_text(_HARNESS, encoding="utf-8")
-        (d / "spec.json").write_text(json.dumps({"code": code, "tests": tests, "setup": setup,
-                                                 "timeout": timeout}), encoding="utf-8")
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp, "TMPDIR": tmp,
-               "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+        spec = {
+            "code": code,
+            "tests": tests,
+            "setup": setup,
+            "timeout": timeout,
+            "memory_mb": memory_mb,
+            "cpu_seconds": int(wall) + 1,
+        }
+        (d / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": tmp,
+            "TMPDIR": tmp,
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
         proc = subprocess.Popen(
-            [python or sys.executable, "-I", "harness.py"], cwd=tmp, env=env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            preexec_fn=lambda: _limits(memory_mb, int(wall) + 1))  # noqa: PLW1509
+            [python or sys.executable, "-I", "harness.py"],
+            cwd=tmp,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )  # own process group: killed as a whole on timeout
         timed_out = False
         t0 = time.perf_counter()
         try:
@@ -190,8 +211,9 @@ def verify_code(code: str, tests: Sequence[str] | str, *, setup: str = "", timeo
                     r = json.loads(line)
                 except json.JSONDecodeError:
                     continue
-                results[int(r["i"])] = TestResult(int(r["i"]), r["status"], r["message"],
-                                                  float(r["duration"]))
+                results[int(r["i"])] = TestResult(
+                    int(r["i"]), r["status"], r["message"], float(r["duration"])
+                )
         died = err.decode("utf-8", "replace").strip()[-300:] or f"exit status {proc.returncode}"
         elapsed = time.perf_counter() - t0
     out = []
@@ -205,8 +227,9 @@ def verify_code(code: str, tests: Sequence[str] | str, *, setup: str = "", timeo
     return CodeResult(tuple(out))
 
 
-def verify_code_many(items: Sequence[tuple[str, Sequence[str] | str]], *, workers: int = 2,
-                     **kwargs: object) -> list[CodeResult]:
+def verify_code_many(
+    items: Sequence[tuple[str, Sequence[str] | str]], *, workers: int = 2, **kwargs: object
+) -> list[CodeResult]:
     """:func:`verify_code` over ``(code, tests)`` items with ``workers`` processes at a time."""
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         return list(pool.map(lambda it: verify_code(it[0], it[1], **kwargs), items))  # type: ignore[arg-type]
