@@ -56,6 +56,9 @@ def test_code_runs_in_a_temporary_directory_that_is_removed() -> None:
     probe = verify_code(code, ["raise ValueError(HERE)"])
     where = probe.tests[0].message.split("ValueError: ")[1]
     assert not Path(where).exists()
+    # the tests are not on disk for the candidate to read
+    peek = verify_code("import os\nFILES = os.listdir('.')", ["assert 'spec.json' not in FILES"])
+    assert peek.passed
 
 
 def test_math_equivalences() -> None:
