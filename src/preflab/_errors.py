@@ -38,14 +38,12 @@ class DataError(PreflabError):
         self.field = field
         self.reason = message
         self.fix = fix
-        where = []
-        if path is not None:
-            where.append(str(path))
-        if row is not None:
-            where.append(f"row {row}")
+        # "arena.jsonl row 42, field 'winner': ..." (STYLE.md)
+        where = " ".join(x for x in (None if path is None else str(path),
+                                     None if row is None else f"row {row}") if x)
         if field is not None:
-            where.append(f"field '{field}'")
-        text = (" ".join(where) + ": " if where else "") + message
+            where = f"{where}, field '{field}'" if where else f"field '{field}'"
+        text = (where + ": " if where else "") + message
         if fix:
             text += "\n" + fix
         super().__init__(text)

@@ -61,7 +61,7 @@ def test_convert_strict_error_names_file_row_field_and_fix(tmp_path: Path) -> No
     p = _bad_file(tmp_path)
     code, _, err = _run("convert", str(p), "-o", str(tmp_path / "out.parquet"))
     assert code == 1
-    assert f"{p} row 1 field 'winner': 'A' is not one of model_a, model_b, tie, tie_bothbad." in err
+    assert f"{p} row 1, field 'winner': 'A' is not one of model_a, model_b, tie, tie_bothbad." in err
     assert "--winner-map A=model_a,B=model_b" in err and "--skip-invalid" in err
     assert "Traceback" not in err
     assert not (tmp_path / "out.parquet").exists()
@@ -93,7 +93,7 @@ def test_validate_reports_all_problems(tmp_path: Path) -> None:
     code, out, err = _run("validate", str(p))
     assert code == 1
     assert "5 comparisons read, 3 valid, 2 invalid" in err
-    assert "row 1 field 'winner': 'A'" in err and "row 3 field 'winner': 'B'" in err
+    assert "row 1, field 'winner': 'A'" in err and "row 3, field 'winner': 'B'" in err
     assert "invalid rows by field: winner: 2" in err
     rej = tmp_path / "r.csv"
     code, out, err = _run("validate", str(p), "--skip-invalid", str(rej))
@@ -127,6 +127,6 @@ def test_validate_stream(tmp_path: Path, shared_data: Path) -> None:
     p = _bad_file(tmp_path)
     code, out, err = _run("validate", "--stream", str(p))
     assert code == 1 and "invalid rows by field: winner: 2" in err
-    assert f"{p} row 1 field 'winner': 'A' is not one of" in err
+    assert f"{p} row 1, field 'winner': 'A' is not one of" in err
     code, _, err = _run("validate", "--stream", "--from", "pairs", str(p))
     assert code == 2 and "native comparisons files only" in err

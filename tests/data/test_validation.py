@@ -42,7 +42,7 @@ def test_unknown_winner_label_message_matches_house_style(tmp_path: Path) -> Non
     e = _error(p)
     # DataError (preflab._errors) joins the location parts with spaces
     assert str(e) == (
-        f"{p} row 3 field 'winner': 'A' is not one of model_a, model_b, tie, tie_bothbad.\n"
+        f"{p} row 3, field 'winner': 'A' is not one of model_a, model_b, tie, tie_bothbad.\n"
         "Map labels with --winner-map A=model_a,B=model_b, or keep going with "
         "--skip-invalid rejects.jsonl.")
     assert (e.path, e.row, e.field) == (str(p), 3, "winner")
@@ -68,7 +68,7 @@ def test_each_error_names_row_field_and_fix(tmp_path: Path, bad: dict[str, Any],
     e = _error(p)
     assert e.row == 3 and e.field == field
     assert reason in str(e)
-    assert str(e).startswith(f"{p} row 3 field '{field}': ")
+    assert str(e).startswith(f"{p} row 3, field '{field}': ")
     assert e.fix and "--skip-invalid" in e.fix
 
 

@@ -72,7 +72,7 @@ def style_columns(names: list[str] | tuple[str, ...]) -> list[str]:
 
 
 def schema_for(kind: str, present: list[str] | tuple[str, ...] | None = None) -> pa.Schema:
-    """Arrow schema of table ``kind``; with ``present``, only the fields in it (plus style columns)."""
+    """Arrow schema of ``kind``; with ``present``, only the fields in it (plus style columns)."""
     fields, _ = TABLES[kind]
     chosen = [f for f in fields if present is None or f.name in present]
     if kind == "comparisons" and present is not None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from preflab._errors import DataError, ModelError
+from preflab.data._io import quiet_connection
 from preflab.rank._ratings import FloatArray, IntArray
 
 TIES = ("half", "drop", "davidson")
@@ -188,7 +188,7 @@ def _group_arrow(table: pa.Table) -> pa.Table:
 
 def _group_duckdb(source: pa.Table | str | Path, where: str | None) -> pa.Table:
     """Group a file (streamed) or a table with a SQL filter in DuckDB."""
-    con = duckdb.connect()
+    con = quiet_connection()
     try:
         if isinstance(source, pa.Table):
             con.register("battles", source)
@@ -261,7 +261,7 @@ def native_counts(path: str | Path, *, ties: str = "half") -> PairCounts | None:
     """
     from preflab.data import detect_format, scan_sql
 
-    con = duckdb.connect()
+    con = quiet_connection()
     try:
         cols = [d[0] for d in con.sql(f"DESCRIBE SELECT * FROM {scan_sql(path)}").fetchall()]
     finally:
