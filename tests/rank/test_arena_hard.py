@@ -144,3 +144,40 @@ def test_cli_arena_hard(ah: Path, tmp_path: Path) -> None:
     assert row["score"] == pytest.approx(23.34, abs=0.1)
     assert {"model", "score", "ci_low", "ci_high"} <= set(row)
     assert "<svg" in (tmp_path / "ah.html").read_text()
+
+
+def _simulate(rng: np.random.Generator, n_q: int, theta: float):  # type: ignore[no-untyped-def]
+    """Two games per question; per-question effects make games of a question correlated;
+    a strong verdict (half the games) is 3 battle rows, as Arena-Hard explodes them."""
+    from preflab.rank._arena_hard import ArenaHardBattles
+
+    u = rng.normal(0.0, 1.5, n_q)
+    p = 1 / (1 + np.exp(-(theta + u)))
+    q_idx, out, cnt = [], [], []
+    for q in range(n_q):
+        for _game in range(2):
+            y = float(rng.random() < p[q])
+            q_idx.append(q)
+            out.append(y)
+            cnt.append(3.0 if rng.random() < 0.5 else 1.0)
+    n = len(out)
+    return ArenaHardBattles("base", ("base", "m"), tuple(str(i) for i in range(n_q)),
+                            np.array(q_idx), np.ones(n, dtype=np.int64), np.array(out),
+                            np.array(cnt), None, np.full(2, np.nan), "chars")
+
+
+def test_question_bootstrap_covers_row_bootstrap_does_not() -> None:
+    """Coverage of the 95% intervals of the battle-row share under question effects."""
+    rng = np.random.default_rng(7)
+    theta, n_q = -0.8, 150
+    u = rng.normal(0.0, 1.5, 2_000_000)
+    truth = 100 * float(np.mean(1 / (1 + np.exp(-(theta + u)))))
+    hit_rows = hit_q = 0
+    n_sim = 120
+    for _ in range(n_sim):
+        board = arena_hard_scores(_simulate(rng, n_q, theta), n_rounds=150, rng=rng)
+        r = next(x for x in board.models if x.model == "m")
+        hit_rows += r.ci_low <= truth <= r.ci_high
+        hit_q += r.question_ci_low <= truth <= r.question_ci_high
+    assert 0.88 <= hit_q / n_sim <= 0.995
+    assert hit_rows / n_sim < hit_q / n_sim - 0.05
