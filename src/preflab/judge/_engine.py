@@ -74,8 +74,8 @@ class EngineStats:
     cost: float = 0.0
     cost_cached: float = 0.0
     stopped: str | None = None
-    _inflight: float = 0.0
-    _out_tokens: list[int] = field(default_factory=list)
+    _inflight: float = field(default=0.0, init=False, repr=False)
+    _out_tokens: list[int] = field(default_factory=list, init=False, repr=False)
 
 
 async def execute(

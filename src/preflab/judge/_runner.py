@@ -318,7 +318,8 @@ def run_judge(
     judge:
         The judge (endpoint, model, template, sampling, prices, limits).
     cache:
-        SQLite file of received answers: a re-run pays only for answers not in it.
+        SQLite file of received answers: a re-run pays only for answers not in it (the
+        default ``":memory:"`` lasts for this call only: pass a path to be able to resume).
     both_orders:
         Judge each pair in both orders (two games); pairwise only.
     log:
