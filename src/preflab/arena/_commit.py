@@ -94,21 +94,12 @@ class GroupCommit:
             outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
             try:
                 with self._begin() as conn:
-                    bumps: Bumps = []
-                    for fn, fut in batch:
-                        mine: Bumps = []
-                        try:
-                            with conn.begin_nested():
-                                result = fn(conn, mine)
-                        except DBAPIError:
-                            raise  # the transaction itself is in trouble: retry the batch
-                        except Exception as exc:  # noqa: BLE001 - handed to the caller
-                            outcomes.append((fut, None, exc))
-                            continue
-                        bumps += mine
-                        outcomes.append((fut, result, None))
-                    if bumps:
-                        self._apply_bumps(conn, bumps)
+                    if len(batch) == 1:
+                        outcomes.append(self._run_alone(conn, *batch[0]))
+                    else:
+                        self._run_batch(conn, batch, outcomes)
+            except _Refused:
+                pass  # the only write was refused: its transaction rolled back
             except DBAPIError as exc:
                 if attempt < self._retries and any(s in str(exc) for s in _RETRYABLE):
                     log.info("group commit retry %d after: %s", attempt + 1, exc.orig)
@@ -122,9 +113,50 @@ class GroupCommit:
                     if not fut.done():
                         fut.set_exception(exc)
                 return
-            for fut, result, error in outcomes:  # committed: release the callers
+            for fut, result, error in outcomes:  # committed (or rolled back): release callers
                 if error is not None:
                     fut.set_exception(error)
                 else:
                     fut.set_result(result)
             return
+
+    def _run_alone(self, conn: Connection, fn: WriteFn,
+                   fut: Future[Any]) -> tuple[Future[Any], Any, BaseException | None]:
+        """One write, no savepoint: a refusal rolls the whole transaction back."""
+        bumps: Bumps = []
+        try:
+            result = fn(conn, bumps)
+        except DBAPIError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - handed to the caller
+            fut.set_exception(exc)
+            raise _Refused from exc
+        if bumps:
+            self._apply_bumps(conn, bumps)
+        return fut, result, None
+
+    def _run_batch(self, conn: Connection, batch: list[tuple[WriteFn, Future[Any]]],
+                   outcomes: list[tuple[Future[Any], Any, BaseException | None]]) -> None:
+        """Several writes, each in a SAVEPOINT so a refused one leaves the others intact."""
+        bumps: Bumps = []
+        for fn, fut in batch:
+            mine: Bumps = []
+            conn.exec_driver_sql("SAVEPOINT arena_write")
+            try:
+                result = fn(conn, mine)
+            except DBAPIError:
+                raise  # the transaction itself is in trouble: retry the batch
+            except Exception as exc:  # noqa: BLE001 - handed to the caller
+                conn.exec_driver_sql("ROLLBACK TO SAVEPOINT arena_write")
+                conn.exec_driver_sql("RELEASE SAVEPOINT arena_write")
+                outcomes.append((fut, None, exc))
+                continue
+            conn.exec_driver_sql("RELEASE SAVEPOINT arena_write")
+            bumps += mine
+            outcomes.append((fut, result, None))
+        if bumps:
+            self._apply_bumps(conn, bumps)
+
+
+class _Refused(Exception):
+    """Raised to roll back a transaction whose only write was refused."""

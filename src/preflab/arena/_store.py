@@ -100,6 +100,20 @@ pair_stats_t = sa.Table(
 
 OUTCOMES = ("a_wins", "b_wins", "ties", "bothbad")
 
+# Hot statements, built once (only their parameters change per request).
+_BATTLES_OF = (
+    sa.select(battles_t.c.id, battles_t.c.prompt_id, battles_t.c.models, battles_t.c.status,
+              battles_t.c.created)
+    .where(battles_t.c.voter == sa.bindparam("v")).order_by(battles_t.c.created))
+_CLOSE = (
+    battles_t.update()
+    .where(battles_t.c.id == sa.bindparam("b"), battles_t.c.voter == sa.bindparam("v"),
+           battles_t.c.status == "open")
+    .values(status=sa.bindparam("s"))
+    .returning(battles_t.c.prompt_id, battles_t.c.models, battles_t.c.created))
+_NEW_BATTLE = battles_t.insert()
+_NEW_VOTE = votes_t.insert()
+
 
 class BattleUsed(PreflabError):
     """The battle was already voted on or skipped (or never existed for this voter)."""
@@ -192,6 +206,7 @@ class Store:
         except sa.exc.DBAPIError:  # another worker created the tables at the same moment
             time.sleep(0.2)
             metadata.create_all(self.engine)
+        self._upserts: dict[tuple[str, ...], Any] = {}
         self._group = GroupCommit(self.write, self._bump)
 
     def dispose(self) -> None:
@@ -283,7 +298,7 @@ class Store:
         b = Battle(secrets.token_hex(16), voter, prompt_id, tuple(models), "open", time.time())
         row = {"id": b.id, "voter": voter, "prompt_id": prompt_id,
                "models": json.dumps(list(models)), "status": "open", "created": b.created}
-        self._group.run(lambda c, _bumps: c.execute(battles_t.insert().values(**row)))
+        self._group.run(lambda c, _bumps: c.execute(_NEW_BATTLE, row))
         return b
 
     def get_battle(self, battle_id: str) -> Battle | None:
@@ -308,20 +323,12 @@ class Store:
     def battles_of(self, voter: str) -> list[Battle]:
         """Every battle this voter was shown, oldest first (one indexed query)."""
         with self.read() as c:
-            q = (sa.select(battles_t.c.id, battles_t.c.prompt_id, battles_t.c.models,
-                           battles_t.c.status, battles_t.c.created)
-                 .where(battles_t.c.voter == voter).order_by(battles_t.c.created))
             return [Battle(str(r[0]), voter, str(r[1]), tuple(json.loads(r[2])), str(r[3]),
-                           float(r[4])) for r in c.execute(q)]
+                           float(r[4])) for r in c.execute(_BATTLES_OF, {"v": voter})]
 
     def _close(self, c: Connection, battle_id: str, voter: str, status: str) -> Battle:
         """Move an open battle of ``voter`` to ``status``; the condition admits one caller."""
-        r = c.execute(
-            battles_t.update()
-            .where(battles_t.c.id == battle_id, battles_t.c.voter == voter,
-                   battles_t.c.status == "open")
-            .values(status=status)
-            .returning(battles_t.c.prompt_id, battles_t.c.models, battles_t.c.created)).first()
+        r = c.execute(_CLOSE, {"b": battle_id, "v": voter, "s": status}).first()
         if r is None:
             raise BattleUsed("this battle was already voted on, skipped, or is not yours")
         return Battle(battle_id, voter, r.prompt_id, tuple(json.loads(r.models)), status,
@@ -344,10 +351,21 @@ class Store:
             cell = cells.setdefault((a, b), dict.fromkeys(OUTCOMES, 0))
             cell[outcome] += 1
         for (a, b), values in sorted(cells.items()):
-            stmt = self._insert(pair_stats_t).values(model_a=a, model_b=b, **values)
-            c.execute(stmt.on_conflict_do_update(
+            changed = tuple(k for k in OUTCOMES if values[k])
+            c.execute(self._upsert(changed), {"a": a, "b": b, **values})
+
+    def _upsert(self, changed: tuple[str, ...]) -> Any:
+        """The pair-count upsert adding to the ``changed`` outcome columns (built once each)."""
+        stmt = self._upserts.get(changed)
+        if stmt is None:
+            ins = self._insert(pair_stats_t).values(
+                model_a=sa.bindparam("a"), model_b=sa.bindparam("b"),
+                **{k: sa.bindparam(k) for k in OUTCOMES})
+            stmt = ins.on_conflict_do_update(
                 index_elements=["model_a", "model_b"],
-                set_={k: pair_stats_t.c[k] + v for k, v in values.items() if v}))
+                set_={k: pair_stats_t.c[k] + ins.excluded[k] for k in changed})
+            self._upserts[changed] = stmt
+        return stmt
 
     def record_vote(self, battle_id: str, voter: str, winner: str) -> Battle:
         """Close the battle and store a pairwise verdict; returns once committed.
@@ -364,9 +382,9 @@ class Store:
             if len(b.models) != 2:
                 raise BattleUsed("this battle asks for an ordering, not a pairwise vote")
             ma, mb = b.models
-            c.execute(votes_t.insert().values(
-                battle_id=battle_id, voter=voter, prompt_id=b.prompt_id, model_a=ma,
-                model_b=mb, winner=winner, tstamp=time.time()))
+            c.execute(_NEW_VOTE, {"battle_id": battle_id, "voter": voter,
+                                  "prompt_id": b.prompt_id, "model_a": ma, "model_b": mb,
+                                  "winner": winner, "tstamp": time.time()})
             bumps.append((ma, mb, outcome))
             return b
 
