@@ -115,6 +115,11 @@ def main() -> None:
             cached_wall, cached_cpu = time.perf_counter() - t0, cpu() - c0
             assert run.n_cached == n and run.n_new == 0
             peer_rows = []
+            try:
+                import openai  # noqa: F401
+            except ImportError:
+                print("openai is not installed: skipping the Arena-Hard-style loop")
+                args.peer_pairs = 0
             for shared in (False, True):
                 if args.peer_pairs <= 0:
                     break
