@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import sys
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -80,8 +81,11 @@ class StreamTransport:
 
     async def post(self, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         try:
+            if sys.version_info >= (3, 11):  # no extra task per request
+                async with asyncio.timeout(self.timeout):
+                    return await self._post(path, body)
             return await asyncio.wait_for(self._post(path, body), self.timeout)
-        except TimeoutError as exc:
+        except (TimeoutError, asyncio.TimeoutError) as exc:
             self._drop()
             raise TransportError(f"timed out after {self.timeout:g}s") from exc
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
