@@ -426,6 +426,14 @@ def win_rate_board(
         regularized = gamed is not None
         if difficulty is not None:
             source, by_key = "file", difficulty
+            if gamed is not None:
+                g = _gamed_lookup(gamed, "instruction")
+                n = min(len(g), len(difficulty))
+                both = ~np.isnan(g[:n]) & ~np.isnan(difficulty[:n])
+                if not np.allclose(g[:n][both], difficulty[:n][both], atol=1e-9):
+                    notes.append("the difficulty file and the gamed file's difficulty column "
+                                 "differ; AlpacaEval itself uses the gamed file's column, "
+                                 "preflab uses --difficulty")
             if difficulty_lookup == "position":
                 notes.append("instruction difficulty is looked up by row position, as "
                              "AlpacaEval does")
