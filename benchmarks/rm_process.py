@@ -1,6 +1,7 @@
 """Process preference model (rStar-Math-style PPM) on PRM800K phase 1, in one run.
 
-Trains the embedded PPM on the phase1_train same-prefix step pairs (24,046), then on
+Trains the embedded PPM on the phase1_train same-prefix step pairs (24,046; and again
+without the pairs whose chosen step a labeller wrote, 14,843), then on
 phase1_test: pair accuracy on the 2,514 test step pairs (vs. longer/shorter-step baselines),
 ProcessBench-style first-error F1 on the 1,788 first-error items (threshold chosen on 2,000
 train items), and step-level best-of-N over the rated alternatives of each test step.
@@ -30,8 +31,15 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "prm800k
 
 
 def main() -> None:
-    out: dict[str, object] = {}
-    train = read_step_pairs(DATA / "step_pairs.parquet", split="phase1_train")
+    for human_chosen in (True, False):
+        run(human_chosen)
+
+
+def run(human_chosen: bool) -> None:
+    out: dict[str, object] = {"human_chosen": human_chosen}
+    print(f"--- PPM trained on {'all' if human_chosen else 'model-written-chosen'} train pairs")
+    train = read_step_pairs(DATA / "step_pairs.parquet", split="phase1_train",
+                            human_chosen=human_chosen)
     test = read_step_pairs(DATA / "step_pairs.parquet", split="phase1_test")
     t0, c0 = time.perf_counter(), time.process_time()
     ppm = train_reward_model(train, features=FeatureConfig(embeddings=None, cross=False,
@@ -44,6 +52,13 @@ def main() -> None:
     out["pair_accuracy"] = float(np.mean(correct_of(d)))
     out["pair_longer"] = float(np.mean(correct_of(lc - lr)))
     out["pair_shorter"] = float(np.mean(correct_of(lr - lc)))
+    model_only = read_step_pairs(DATA / "step_pairs.parquet", split="phase1_test",
+                                 human_chosen=False)
+    dm = (ppm.score(model_only.prompt, model_only.chosen)
+          - ppm.score(model_only.prompt, model_only.rejected))
+    out["pair_accuracy_model_written"] = float(np.mean(correct_of(dm)))
+    print(f"model-written-chosen test pairs ({len(model_only)}): PPM "
+          f"{out['pair_accuracy_model_written']:.3f}")
     print(f"step pairs (test, {len(test)}): PPM {out['pair_accuracy']:.3f}; longer "
           f"{out['pair_longer']:.3f}, shorter {out['pair_shorter']:.3f}; trained on "
           f"{len(train)} pairs in {out['train_wall_s']:.1f}s wall / {out['train_cpu_s']:.1f}s CPU")

@@ -106,6 +106,9 @@ def test_ppm_on_prm800k(shared_data: Path, ppm: object) -> None:
     test = read_step_pairs(shared_data / "prm800k" / "step_pairs.parquet", split="phase1_test")
     d = ppm.score(test.prompt, test.chosen) - ppm.score(test.prompt, test.rejected)
     assert len(test) == 2514 and np.mean(d > 0) > 0.55  # same-prefix pair accuracy
+    model_written = read_step_pairs(shared_data / "prm800k" / "step_pairs.parquet",
+                                    split="phase1_test", human_chosen=False)
+    assert len(model_written) == 1503  # the README's "model +1 as chosen" count
     p, s, lab = read_first_error(shared_data / "prm800k" / "first_error.parquet",
                                  split="phase1_test")
     assert len(p) == 1788

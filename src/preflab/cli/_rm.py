@@ -270,22 +270,24 @@ def process_pairs(trees: str, output: str, top_k: int, min_gap: float) -> None:
 @click.argument("step_pairs", type=click.Path(exists=True, dir_okay=False))
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False))
 @click.option("--split", default=None, help="Keep rows of this split (e.g. phase1_train).")
+@click.option("--human-chosen/--no-human-chosen", default=True, show_default=True,
+              help="Keep pairs whose chosen step was written by a labeller.")
 @click.option("--embeddings", default="none", show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @handle_errors
-def process_train(step_pairs: str, output: str, split: str | None, embeddings: str,
-                  seed: int) -> None:
+def process_train(step_pairs: str, output: str, split: str | None, human_chosen: bool,
+                  embeddings: str, seed: int) -> None:
     """Train a process preference model (PPM) with the pairwise ranking loss.
 
     \b
     Example:
       preflab rm process train ../shared/data/prm800k/step_pairs.parquet \\
-        --split phase1_train -o ppm
+        --split phase1_train --no-human-chosen -o ppm
     """
     from preflab.rm import FeatureConfig, train_reward_model
     from preflab.rm._process_io import read_step_pairs
 
-    data = read_step_pairs(step_pairs, split=split)
+    data = read_step_pairs(step_pairs, split=split, human_chosen=human_chosen)
     model = train_reward_model(data, features=FeatureConfig(
         embeddings=None if embeddings == "none" else embeddings, cross=False, length=True),
         rng=seed, name=Path(output).name)

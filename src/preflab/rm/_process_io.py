@@ -58,14 +58,21 @@ def read_trees(path: str | Path, **kw: Any) -> list[StepPair]:
     return out
 
 
-def read_step_pairs(path: str | Path, *, split: str | None = None) -> PreferencePairs:
+def read_step_pairs(path: str | Path, *, split: str | None = None,
+                    human_chosen: bool = True) -> PreferencePairs:
     """Step preference pairs: PRM800K's ``step_pairs.parquet`` layout (``problem,
-    prefix_steps, chosen, rejected``) or a trees file (``problem, tree``)."""
+    prefix_steps, chosen, rejected``) or a trees file (``problem, tree``).
+
+    ``human_chosen=False`` leaves out pairs whose chosen step was written by a labeller
+    (``chosen_is_human``), so the model cannot learn "human style wins" instead of
+    correctness."""
     t = read_table(path)
     if "tree" in t.column_names:
         return step_pairs_to_preferences(read_trees(path))
     _require(t, ["problem", "prefix_steps", "chosen", "rejected"], str(path), "step pairs")
     t = _filter_split(t, split)
+    if not human_chosen and "chosen_is_human" in t.column_names:
+        t = t.filter(pc.invert(pc.fill_null(t.column("chosen_is_human"), False)))
     prob = t.column("problem").to_pylist()
     pre = t.column("prefix_steps").to_pylist()
     ctx = [step_context(str(p), list(s or [])) for p, s in zip(prob, pre, strict=True)]
