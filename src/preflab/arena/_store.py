@@ -33,6 +33,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -113,6 +114,12 @@ _CLOSE = (
     .returning(battles_t.c.prompt_id, battles_t.c.models, battles_t.c.created))
 _NEW_BATTLE = battles_t.insert()
 _NEW_VOTE = votes_t.insert()
+
+
+@lru_cache(maxsize=65536)
+def _models(text: str) -> tuple[str, ...]:
+    """Decode a stored model list (the same few thousand lists recur, so cache them)."""
+    return tuple(json.loads(text))
 
 
 class BattleUsed(PreflabError):
@@ -306,7 +313,7 @@ class Store:
             r = c.execute(sa.select(battles_t).where(battles_t.c.id == battle_id)).first()
         if r is None:
             return None
-        return Battle(r.id, r.voter, r.prompt_id, tuple(json.loads(r.models)), r.status, r.created)
+        return Battle(r.id, r.voter, r.prompt_id, _models(r.models), r.status, r.created)
 
     def open_battle(self, voter: str, newer_than: float) -> Battle | None:
         """The voter's latest battle still open (shown again on reload instead of a new one)."""
@@ -318,12 +325,12 @@ class Store:
                 .order_by(battles_t.c.created.desc()).limit(1)).first()
         if r is None:
             return None
-        return Battle(r.id, r.voter, r.prompt_id, tuple(json.loads(r.models)), r.status, r.created)
+        return Battle(r.id, r.voter, r.prompt_id, _models(r.models), r.status, r.created)
 
     def battles_of(self, voter: str) -> list[Battle]:
         """Every battle this voter was shown, oldest first (one indexed query)."""
         with self.read() as c:
-            return [Battle(str(r[0]), voter, str(r[1]), tuple(json.loads(r[2])), str(r[3]),
+            return [Battle(str(r[0]), voter, str(r[1]), _models(r[2]), str(r[3]),
                            float(r[4])) for r in c.execute(_BATTLES_OF, {"v": voter})]
 
     def _close(self, c: Connection, battle_id: str, voter: str, status: str) -> Battle:
@@ -331,7 +338,7 @@ class Store:
         r = c.execute(_CLOSE, {"b": battle_id, "v": voter, "s": status}).first()
         if r is None:
             raise BattleUsed("this battle was already voted on, skipped, or is not yours")
-        return Battle(battle_id, voter, r.prompt_id, tuple(json.loads(r.models)), status,
+        return Battle(battle_id, voter, r.prompt_id, _models(r.models), status,
                       r.created)
 
     def skip(self, battle_id: str, voter: str) -> None:
