@@ -44,7 +44,12 @@ def test_agreement_hand_case() -> None:
     paper, notebook, _ = agreement(flipped, ref)
     # A-B: separated, reversed (-1); A-C: reversed (-1); B-C: overlap (0)
     assert paper == pytest.approx(-2 / 3) and notebook == pytest.approx(0.5 / 3)
-    assert math.isnan(agreement(CI3, np.array([[0, 9.0]] * 3))[0])
+    # the reference separates only A-C: paper averages over all 3 pairs, notebook over 1
+    ref2 = np.array([[0.0, 1.5], [1.0, 5.5], [5.0, 6.0]])
+    paper, notebook, n = agreement(CI3, ref2)
+    assert n == 1 and paper == pytest.approx(1 / 3) and notebook == pytest.approx(1.0)
+    paper, notebook, n = agreement(CI3, np.array([[0, 9.0]] * 3))
+    assert paper == 0.0 and math.isnan(notebook) and n == 0
 
 
 def test_brier_hand_case() -> None:

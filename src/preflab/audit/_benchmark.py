@@ -4,11 +4,12 @@ Given a benchmark's scores with 95% intervals and a reference board (e.g. Chatbo
 
 * **separability with confidence**: the share of model pairs whose benchmark intervals do not
   overlap (intervals that only touch count as separated, as in the authors' notebook);
-* **agreement with confidence**: over the pairs the *reference* separates, +1 when the
-  benchmark separates them in the same order, -1 when it separates them in the opposite
-  order, 0 when it does not separate them (the paper's definition); the authors' released
-  notebook scores a pair the benchmark does not separate as 0.5 and a reversed one as 0
-  (``agreement_notebook``); both are reported;
+* **agreement with confidence** (the paper's definition): averaged over *all* pairs, +1 when
+  both boards separate the pair in the same order, -1 when both separate it in opposite
+  orders, 0 when either does not separate it. The authors' released notebook
+  (``notebook/benchmark_for_benchmarks.ipynb``) computes a variant, reported as
+  ``agreement_notebook``: over the pairs the reference separates only, 1 for the same order,
+  0.5 when the benchmark does not separate them, 0 for the opposite order;
 * **Pearson, Spearman, Kendall** correlations of the scores over common models, with 95%
   intervals from Fisher's z (Pearson), Fieller–Hartley–Pearson's variances
   (Spearman: 1.06/(n-3); Kendall: 0.437/(n-4)), or a bootstrap over models;
@@ -117,20 +118,23 @@ def separability(ci: npt.ArrayLike) -> float:
 def agreement(ci: npt.ArrayLike, ref_ci: npt.ArrayLike) -> tuple[float, float, int]:
     """Agreement with confidence: ``(paper, notebook, n_reference_separated)``.
 
-    Over pairs the reference separates: paper +1 same order / -1 opposite / 0 not separated;
-    notebook 1 / 0 / 0.5. NaN when the reference separates no pair.
+    Paper: mean over all pairs of +1 (both separate, same order), -1 (both separate, opposite
+    order), 0 (either does not separate). Notebook: mean over the pairs the reference
+    separates of 1 (same order), 0.5 (benchmark does not separate), 0 (opposite order); NaN
+    when the reference separates no pair.
     """
     c, r = np.asarray(ci, dtype=np.float64), np.asarray(ref_ci, dtype=np.float64)
     i, j = _pairs(len(c))
     ref_sep = separated(r)
     sep = separated(c)
     same = (c[i, 0] < c[j, 0]) == (r[i, 0] < r[j, 0])
+    both = sep & ref_sep
+    paper = float(np.where(both, np.where(same, 1.0, -1.0), 0.0).mean()) if len(i) else math.nan
     n = int(ref_sep.sum())
     if n == 0:
-        return float("nan"), float("nan"), 0
-    paper = np.where(sep, np.where(same, 1.0, -1.0), 0.0)[ref_sep]
+        return paper, float("nan"), 0
     notebook = np.where(sep, np.where(same, 1.0, 0.0), 0.5)[ref_sep]
-    return float(paper.mean()), float(notebook.mean()), n
+    return paper, float(notebook.mean()), n
 
 
 def brier_score(score: npt.ArrayLike, ci: npt.ArrayLike, ref_score: npt.ArrayLike) -> float:

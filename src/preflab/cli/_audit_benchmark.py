@@ -58,9 +58,10 @@ def benchmark(scores: str, reference: str, metric: str | None, reference_metric:
     table.add_row("models / pairs", f"{len(res.models)} / {res.n_pairs}", "")
     table.add_row("separability", _pct(res.separability), "")
     table.add_row("reference separability", _pct(res.reference_separability), "")
-    table.add_row("agreement with CI (paper: +1/−1/0)", _pct(res.agreement),
-                  f"over {res.n_reference_separated} pairs")
-    table.add_row("agreement with CI (notebook: 1/0/0.5)", _pct(res.agreement_notebook), "")
+    table.add_row("agreement with CI (paper: +1/−1/0, all pairs)", _pct(res.agreement),
+                  f"over {res.n_pairs} pairs")
+    table.add_row("agreement with CI (notebook: 1/0.5/0)", _pct(res.agreement_notebook),
+                  f"over {res.n_reference_separated} reference-separated pairs")
     for name, c in (("Pearson", res.pearson), ("Spearman", res.spearman), ("Kendall", res.kendall)):
         table.add_row(name, f"{c.value:.3f}", f"{c.ci_low:.3f} – {c.ci_high:.3f}")
     table.add_row("Brier score (pairwise)", f"{res.brier:.4f}", "")

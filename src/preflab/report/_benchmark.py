@@ -115,8 +115,9 @@ def audit_section(res: BenchmarkAudit, bench: ScoreBoard, ref: ScoreBoard) -> Se
     rows = [["separability", f"{100 * res.separability:.1f}%", ""],
             ["reference separability", f"{100 * res.reference_separability:.1f}%", ""],
             ["agreement with CI (paper)", f"{100 * res.agreement:.1f}%",
-             f"{res.n_reference_separated} reference-separated pairs"],
-            ["agreement with CI (notebook)", f"{100 * res.agreement_notebook:.1f}%", ""]]
+             f"+1/-1/0 over all {res.n_pairs} pairs"],
+            ["agreement with CI (notebook)", f"{100 * res.agreement_notebook:.1f}%",
+             f"1/0.5/0 over {res.n_reference_separated} reference-separated pairs"]]
     for name, c in (("Pearson", res.pearson), ("Spearman", res.spearman),
                     ("Kendall", res.kendall)):
         rows.append([name, _f(c.value, 3), f"{_f(c.ci_low, 3)} – {_f(c.ci_high, 3)}"])
