@@ -1,5 +1,20 @@
 """LLM judges and verifiers: an async, cached, resumable judge runner for any OpenAI-compatible
-endpoint, built-in templates and parsers, and code/math verifiers (see DESIGN.md)."""
+endpoint, built-in templates and parsers, and code/math verifiers (see DESIGN.md).
+
+Example::
+
+    from preflab.judge import JudgeConfig, load_template, run_judge
+
+    judge = JudgeConfig(model="llama-3.1-70b", base_url="http://127.0.0.1:8000/v1",
+                        api_key_env=None, concurrency=32, price_input=0.6, price_output=0.6)
+    run = run_judge(pairs, judge, cache="judge.sqlite", log="judge.jsonl", budget=5.0)
+    run.comparisons   # two games per pair, Arena-Hard weights; model_a = shown first
+    run.verdicts      # every judgment with status ok / unparsed / failed / pending and raw reply
+    rubric = judge.with_(template=load_template("ice-usefulness-ref-steps"))
+    run_judge(responses, rubric, cache="judge.sqlite").scores
+
+Re-running with the same cache pays only for answers not yet received (also after kill -9).
+"""
 
 from __future__ import annotations
 
