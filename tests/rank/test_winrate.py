@@ -141,3 +141,13 @@ def test_cli_winrate_json_and_report(tmp_path: Path) -> None:
     assert 'src="http' not in html and "url(http" not in html  # nothing fetched
     bad = CliRunner().invoke(cli, ["winrate", str(_write(tmp_path, _rows() + _rows(), "d.json"))])
     assert bad.exit_code == 1 and "--duplicates drop" in bad.output
+
+
+def test_instruction_index_column_is_used_without_texts(tmp_path: Path) -> None:
+    rows = [{k: v for k, v in r.items() if k != "instruction"} | {"instruction_index": i}
+            for i, r in enumerate(_rows(5))]
+    short = [r | {"generator_2": "m2"} for r in rows if r["instruction_index"] != 1]
+    ann = read_alpacaeval_annotations(_write(tmp_path, rows + short))
+    m2 = next(m for m in ann.models if m.model == "m2")
+    assert m2.instruction_index.tolist() == [0, 2, 3, 4]
+    assert m2.position.tolist() == [0, 1, 2, 3]  # AlpacaEval's lookup key (the quirk)

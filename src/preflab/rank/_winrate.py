@@ -213,7 +213,7 @@ def read_alpacaeval_annotations(
             rows, dropped = _dedup(rows, keys, text2, pref, m, path, duplicates)
             n_dropped += dropped
         kept.append((m, rows))
-    canon = _canonical_index(kept, keys, iidx) if keys is not None else iidx
+    canon = _canonical_index(kept, keys, iidx) if key_col is not None and keys else iidx
     for m, rows in kept:
         models.append(ModelAnnotations(
             model=m, preference=pref[rows], len_baseline=len1[rows], len_model=len2[rows],
