@@ -109,8 +109,13 @@ def test_cli_build_then_evaluate(shared_data: Path, judge_server: FakeOpenAI, tm
     table = pq.read_table(tmp_path / "bench.build.parquet")
     assert table.num_rows == 150 and 0 < bench.num_rows <= 3 * 10
     assert (tmp_path / "bench.cache.sqlite").exists() and (tmp_path / "bench.log.jsonl").exists()
-    answers = tmp_path / "answers.parquet"
-    write_table(_answers(bench), answers)
+    answers = tmp_path / "model_answer"  # Arena-Hard's layout: one JSONL per model
+    answers.mkdir()
+    for m in STRENGTH:
+        rows = [{"question_id": r["prompt_id"], "model_id": m,
+                 "choices": [{"index": 0, "turns": [{"content": r["text"]}]}]}
+                for r in _answers(bench).to_pylist() if r["model"] == m]
+        write_table(pa.Table.from_pylist(rows), answers / f"{m}.jsonl")
     ref = tmp_path / "ref.csv"
     ref.write_text("model,score,ci_low,ci_high\nstrong,80,78,82\ngpt-4-0314,50,49,51\n"
                    "mid,35,33,37\nweak,15,13,17\n", encoding="utf-8")
@@ -131,3 +136,40 @@ def test_cli_build_then_evaluate(shared_data: Path, judge_server: FakeOpenAI, tm
     res = runner.invoke(cli, ["bench", "build", str(prompts), "-o", str(out), "--judge",
                               str(judge_toml), "--text-col", "nope"])
     assert res.exit_code == 1 and "no column 'nope'" in res.output
+
+
+def test_battles_from_comparisons_reproduce_published_scores(shared_data: Path) -> None:
+    """Arena-Hard's own battle rows (one comparisons row each, weight 1) through
+    ``battles_from_comparisons`` give the published v0.1 scores (leaderboard 2024-07-31:
+    gpt-3.5-turbo-0125 23.34, gpt-4-0613 37.9; shared data README)."""
+    from preflab.bench import battles_from_comparisons
+    from preflab.rank._arena_hard import arena_hard_scores
+
+    t = pq.read_table(shared_data / "arenahard" / "battles.parquet")
+    comps = pa.table({"prompt_id": t.column("question_id"), "model_a": t.column("model_a"),
+                      "model_b": t.column("model_b"),
+                      "winner": pa.compute.replace_substring(t.column("winner"),
+                                                             "tie (bothbad)", "tie"),
+                      "weight": pa.array(np.ones(t.num_rows))})
+    board = arena_hard_scores(battles_from_comparisons(comps, "gpt-4-0314"), n_rounds=20,
+                              rng=0, question_bootstrap=False)
+    got = {r.model: r.score for r in board.models}
+    assert got["gpt-3.5-turbo-0125"] == pytest.approx(23.34, abs=0.05)
+    assert got["gpt-4-0613"] == pytest.approx(37.9, abs=0.05)
+
+
+def test_answers_layouts(tmp_path: Path) -> None:
+    from preflab.bench import answers_from_table, read_answers
+
+    ah = pa.Table.from_pylist([{"question_id": "q1", "model_id": "m",
+                                "choices": [{"index": 0, "turns": [{"content": "hi"}]}]}])
+    assert answers_from_table(ah).to_pylist() == [{"prompt_id": "q1", "model": "m", "text": "hi"}]
+    plain = pa.table({"prompt_id": ["q1"], "model": ["m"], "response": ["yo"]})
+    assert answers_from_table(plain).column("text").to_pylist() == ["yo"]
+    with pytest.raises(DataError, match="row 1"):
+        answers_from_table(pa.table({"prompt_id": ["a", "b"], "model": ["m", "m"],
+                                     "text": ["x", None]}), path="a.jsonl")
+    with pytest.raises(DataError, match="not an answers table"):
+        answers_from_table(pa.table({"prompt_id": ["a"]}))
+    with pytest.raises(DataError, match="no .jsonl"):
+        read_answers(tmp_path)

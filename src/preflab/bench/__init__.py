@@ -13,9 +13,11 @@ from preflab.bench._dedup import Dedup, deduplicate, normalize_text
 from preflab.bench._embed import Embedder, SentenceEmbedderAdapter, TfidfSvdEmbedder, get_embedder
 from preflab.bench._evaluate import (
     BenchEvaluation,
+    answers_from_table,
     battles_from_comparisons,
     board_to_scoreboard,
     evaluate_benchmark,
+    read_answers,
 )
 from preflab.bench._input import PromptSet, prompts_from_table, read_prompts
 from preflab.bench._quality import (
@@ -46,6 +48,7 @@ __all__ = [
     "SentenceEmbedderAdapter",
     "TfidfSvdEmbedder",
     "annotate_quality",
+    "answers_from_table",
     "battles_from_comparisons",
     "board_to_scoreboard",
     "build_benchmark",
@@ -58,6 +61,7 @@ __all__ = [
     "parse_criteria",
     "parse_criteria_set",
     "prompts_from_table",
+    "read_answers",
     "read_prompts",
     "select_prompts",
     "write_build_report",

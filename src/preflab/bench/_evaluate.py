@@ -97,6 +97,63 @@ def battles_from_comparisons(comparisons: pa.Table, baseline: str,
         np.array([cells[k] for k in keys]), None, lens, "chars")
 
 
+_TEXT_COLS = ("text", "response", "output", "answer")
+
+
+def _answer_text(choices: Any) -> str | None:
+    """First turn's content of Arena-Hard's ``choices: [{"turns": [{"content": ...}]}]``."""
+    try:
+        turn = choices[0]["turns"][0]
+        return str(turn["content"] if isinstance(turn, dict) else turn)
+    except (IndexError, KeyError, TypeError):
+        return None
+
+
+def answers_from_table(table: pa.Table, *, path: str | None = None) -> pa.Table:
+    """A responses table ``prompt_id, model, text`` from a responses table or from Arena-Hard's
+    ``model_answer`` layout (``question_id, model_id, choices[0].turns[0].content``).
+
+    Also accepted: ``question_id`` for ``prompt_id``; ``model_id`` for ``model``; ``response``,
+    ``output`` or ``answer`` for ``text``. A row without text is an error naming it.
+    """
+    cols = set(table.column_names)
+    pid = next((c for c in ("prompt_id", "question_id") if c in cols), None)
+    model = next((c for c in ("model", "model_id") if c in cols), None)
+    text = next((c for c in _TEXT_COLS if c in cols), None)
+    if pid is None or model is None or (text is None and "choices" not in cols):
+        raise DataError(f"not an answers table (have {', '.join(sorted(cols))})", path=path,
+                        fix="Give prompt_id, model, text (or Arena-Hard's model_answer JSONL: "
+                            "question_id, model_id, choices).")
+    ids = [str(v) for v in table.column(pid).to_pylist()]
+    models = [None if v is None else str(v) for v in table.column(model).to_pylist()]
+    if text is not None:
+        texts = [None if v is None else str(v) for v in table.column(text).to_pylist()]
+        field = text
+    else:
+        texts = [_answer_text(v) for v in table.column("choices").to_pylist()]
+        field = "choices"
+    for i, (m, t) in enumerate(zip(models, texts, strict=True)):
+        if m is None or t is None:
+            raise DataError("answer without " + ("a model" if m is None else "text"), path=path,
+                            row=i, field=model if m is None else field,
+                            fix="Fill it in or drop the row.")
+    return pa.table({"prompt_id": ids, "model": models, "text": texts})
+
+
+def read_answers(path: str | Path) -> pa.Table:
+    """Read answers from a file, or from every ``*.jsonl``/``*.parquet`` file of a directory
+    (Arena-Hard keeps one ``model_answer/<model>.jsonl`` per model); see
+    :func:`answers_from_table`."""
+    from preflab.data import read_table
+
+    p = Path(path)
+    files = (sorted([*p.glob("*.jsonl"), *p.glob("*.parquet")]) if p.is_dir() else [p])
+    if not files:
+        raise DataError("no .jsonl or .parquet files in the directory", path=str(p),
+                        fix="Point --answers at a responses file or a model_answer folder.")
+    return pa.concat_tables([answers_from_table(read_table(f), path=str(f)) for f in files])
+
+
 def evaluate_benchmark(
     bench: pa.Table,
     answers: pa.Table,

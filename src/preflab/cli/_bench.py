@@ -167,8 +167,9 @@ def build_command(prompts: Path, output: Path, judge_file: Path | None, model: s
 @click.argument("bench_file", metavar="BENCH",
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--answers", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Responses table: prompt_id, model, text.")
+              type=click.Path(exists=True, path_type=Path),
+              help="Responses table (prompt_id, model, text), or Arena-Hard model_answer JSONL "
+                   "files (a file or their folder).")
 @click.option("--baseline", required=True, help="Model every other model is judged against.")
 @_judge_options
 @click.option("--models", help="Comma-separated models to evaluate (default: all in ANSWERS).")
@@ -201,7 +202,7 @@ def evaluate_command(bench_file: Path, answers: Path, baseline: str, judge_file:
     from rich.table import Table
 
     from preflab.audit._benchmark import read_board
-    from preflab.bench import evaluate_benchmark
+    from preflab.bench import evaluate_benchmark, read_answers
     from preflab.data import read_table, write_table
 
     judge = _judge(judge_file, {"model": model, "base_url": base_url, "api_key_env": api_key_env,
@@ -213,7 +214,7 @@ def evaluate_command(bench_file: Path, answers: Path, baseline: str, judge_file:
     with rich_progress(f"judging with {judge.judge_name}",
                        extra="${task.fields[cost]:.4f}") as prog:
         ev = evaluate_benchmark(
-            read_table(bench_file), read_table(answers), judge, baseline=baseline,
+            read_table(bench_file), read_answers(answers), judge, baseline=baseline,
             models=[m.strip() for m in models.split(",")] if models else None, reference=ref,
             cache=cache, log=log, budget=budget, n_rounds=n_rounds, progress=prog, rng=seed)
     t = Table(title=f"Arena-Hard scores against {baseline} on {bench_file.name}")
