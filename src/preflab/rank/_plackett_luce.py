@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from preflab._errors import DataError, ModelError
+from preflab.rank._incremental import _one_thread
 from preflab.rank._ratings import FloatArray, IntArray, Ratings, rank_from_ratings, to_scale
 from preflab.rank._sandwich import bincount
 
@@ -164,7 +165,8 @@ def pl_mle(d: RankingData, *, method: str = "mm", weights: FloatArray | None = N
             a[-1] = 1.0
             rhs = np.zeros(n)
             rhs[-1] = 1.0
-            pi = np.linalg.solve(a, rhs)
+            with _one_thread():
+                pi = np.linalg.solve(a, rhs)
             new = np.log(np.clip(pi, 1e-300, None))
         new -= new.mean()
         delta = float(np.max(np.abs(new - s)))
