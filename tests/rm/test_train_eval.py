@@ -66,7 +66,8 @@ def hh(shared_data: Path) -> tuple[object, object]:
 @pytest.fixture(scope="module")
 def hh_model(hh: tuple[object, object]) -> object:
     train, _ = hh
-    return train_reward_model(train, features=FeatureConfig(embeddings=None), rng=0)
+    # one L2 value keeps the test quick; the benchmark uses the default validation-chosen grid
+    return train_reward_model(train, features=FeatureConfig(embeddings=None), l2=1e-3, rng=0)
 
 
 def test_hh_reads_dialogues(hh: tuple[object, object]) -> None:
@@ -84,10 +85,11 @@ def test_hh_training_reduces_loss_and_beats_length(hh: tuple[object, object],
     assert curve[head["best_epoch"] - 1]["train_loss"] < curve[0]["train_loss"]
     assert curve[0]["train_loss"] < np.log(2)  # below the loss of a constant reward
     res = evaluate(hh_model, test)
-    # measured 0.609 on the 463 held-out pairs (shorter-is-better 0.596, longer 0.404)
+    # measured 0.609 [0.564, 0.652] on the 463 held-out pairs (shorter-is-better 0.596,
+    # longer 0.404)
     assert res.accuracy > res.baselines["shorter"].accuracy
     assert res.accuracy > res.baselines["longer"].accuracy
-    assert res.ci[0] < res.accuracy < res.ci[1] if hasattr(res, "ci") else True
+    assert res.overall.ci[0] < res.accuracy < res.overall.ci[1]
     assert res.overall.n == 463 and 0 <= res.ece < 0.1
     assert set(res.by_subset) == {"harmless-base"}
 
