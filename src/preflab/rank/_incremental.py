@@ -41,13 +41,22 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+_CONTROLLER: list[object] = []
+
+
 def _one_thread() -> AbstractContextManager[object]:
-    """Small dense solves are slower with several BLAS threads on a busy machine."""
+    """Small dense solves are slower with several BLAS threads on a busy machine.
+
+    Uses threadpoolctl when installed (one cached controller: creating it scans the loaded
+    libraries, too slow to repeat inside iterations); otherwise does nothing.
+    """
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:  # optional
         return nullcontext()
-    return threadpool_limits(1)  # type: ignore[no-any-return]
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")  # type: ignore[attr-defined,no-any-return]
 
 
 def dense_bt_newton(wins: FloatArray, games: FloatArray, *, init: FloatArray | None = None,
