@@ -27,7 +27,7 @@ def _fresh_postgres(url: str) -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh database URL: SQLite in tmp_path, or the PostgreSQL test database."""
     if request.param == "sqlite":
