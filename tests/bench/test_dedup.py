@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from preflab.bench import deduplicate, normalize_text
 from preflab.bench._dedup import jaccard, shingles
@@ -76,3 +78,21 @@ def test_short_and_empty_texts() -> None:
     assert d.keep.tolist() == [True, False, True, True]
     with pytest.raises(ValueError):
         deduplicate(["a"], threshold=0.0)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.lists(st.text(alphabet="ab c", min_size=0, max_size=30), min_size=1, max_size=25),
+       st.sampled_from([0.5, 0.8, 1.0]))
+def test_properties(texts: list[str], t: float) -> None:
+    d = deduplicate(texts, threshold=t)
+    kept = np.flatnonzero(d.keep)
+    removed = np.flatnonzero(~d.keep)
+    assert len(kept) + len(removed) == len(texts) and d.keep[0]
+    assert d.keep[d.duplicate_of[removed]].all() and (d.duplicate_of[removed] < removed).all()
+    assert (d.duplicate_of[kept] == -1).all()
+    assert len({normalize_text(texts[i]) for i in kept}) == len(kept)
+    sh = {i: shingles(normalize_text(texts[i])) for i in kept}
+    for a in kept:  # no two kept prompts are near duplicates (the LSH missed nothing)
+        for b in kept[kept > a]:
+            assert jaccard(sh[a], sh[b]) < t
+    assert sorted(removed.tolist()) == _brute(texts, t)

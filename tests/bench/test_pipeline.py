@@ -174,3 +174,23 @@ def test_report(built: tuple[BenchBuild, Path], artifacts_dir: Path) -> None:
         assert needle in text, needle
     for c in range(b.clustering.n_clusters):
         assert re.search(rf"<h3>{c}: ", text)
+
+
+def test_tiny_and_empty_inputs(judge_server: FakeOpenAI) -> None:
+    from preflab._errors import DataError
+    from preflab.bench import PromptSet
+
+    texts = ("Write a Python function to parse ISO dates.", "write a python function to parse "
+             "ISO dates.", "Tell me a joke.")
+    b = build_benchmark(PromptSet(("a", "b", "c"), texts, "prompt", None),
+                        judge_for(judge_server.url), min_score=0, min_cluster_mean=0)
+    assert b.dedup.n_exact == 1 and b.clustering.n_clusters == 1 and b.n_kept == 2
+    with pytest.raises(DataError, match="no prompts"):
+        build_benchmark(PromptSet((), (), "prompt", None), judge_for(judge_server.url))
+    with pytest.raises(DataError, match="row 1"):
+        prompts_from_table(pa.table({"prompt": ["x", " "]}))
+    with pytest.raises(DataError, match="repeats row 0"):
+        prompts_from_table(pa.table({"prompt": ["x", "y"], "id": [1, 1]}))
+    ps = prompts_from_table(pa.table({"turns": [[{"content": "hi"}, {"content": "more"}]],
+                                      "question_id": ["q"]}))
+    assert ps.texts == ("hi",) and ps.ids == ("q",) and ps.text_col == "turns"

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from preflab._errors import DataError
 from preflab.bench._cluster import Clustering, cluster_prompts
 from preflab.bench._dedup import Dedup, deduplicate
 from preflab.bench._embed import Embedder, get_embedder
@@ -147,6 +148,9 @@ def build_benchmark(
     ``rng`` seeds the SVD, k-means, the per-cluster sampling and the retry jitter; the same
     input, settings and judge answers (cached) give the same benchmark.
     """
+    if len(prompts) == 0:
+        raise DataError("there are no prompts", path=prompts.source or None,
+                        fix="Give a table with at least one prompt.")
     d = deduplicate(prompts.texts, near=near_duplicates, threshold=near_threshold)
     unique = np.flatnonzero(d.keep).astype(np.int64)
     texts = [prompts.texts[i] for i in unique]
