@@ -41,7 +41,14 @@ from preflab.data._convert import (
 from preflab.data._detect import FORMATS, detect_format
 from preflab.data._io import comparisons_relation, file_format, read_table, scan_sql, write_table
 from preflab.data._markdown import char_lengths, markdown_counts
-from preflab.data._read import ReadResult, adapt_table, read_comparisons, read_input
+from preflab.data._read import (
+    ADAPTERS,
+    ReadResult,
+    adapt_table,
+    make_options,
+    read_comparisons,
+    read_input,
+)
 from preflab.data._schema import (
     COMPARISONS_REQUIRED,
     STYLE_FEATURES,
@@ -54,6 +61,8 @@ from preflab.data._stream import FileCheck, check_comparisons_file
 from preflab.data._validate import REJECTS_SCHEMA
 
 __all__ = [
+    "ADAPTERS",
+    "make_options",
     "COMPARISONS_REQUIRED",
     "FORMATS",
     "REJECTS_SCHEMA",
