@@ -112,6 +112,10 @@ def test_selection_rule_recomputed_independently(built: tuple[BenchBuild, Path])
     assert bench.column_names[:6] == ["prompt_id", "prompt", "cluster", "cluster_label", "score",
                                       "criteria"]
     assert set(CRITERIA) <= set(bench.column_names)
+    ids = {r["prompt_id"]: r for r in b.table().to_pylist()}
+    for r in bench.to_pylist():  # representatives: 3 members of the same cluster
+        assert len(r["cluster_representatives"]) == 3
+        assert all(ids[x]["cluster"] == r["cluster"] for x in r["cluster_representatives"])
     assert min(bench.column("score").to_pylist()) >= 6
 
 

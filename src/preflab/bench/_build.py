@@ -78,6 +78,7 @@ class BenchBuild:
         score, qstatus, crit = self._scores()
         pos = np.full(n, -1, dtype=np.int64)
         pos[self.unique] = np.arange(len(self.unique))
+        reps = [[ps.ids[int(self.unique[j])] for j in r] for r in self.clustering.representatives]
         rows = []
         for i in range(n):
             j = int(pos[i])
@@ -87,7 +88,8 @@ class BenchBuild:
                              "reason": DEDUP_REASONS[kind],
                              "duplicate_of": ps.ids[int(self.dedup.duplicate_of[i])],
                              "similarity": float(self.dedup.similarity[i]), "cluster": None,
-                             "cluster_label": None, "quality_status": None, "score": None,
+                             "cluster_label": None, "cluster_representatives": None,
+                             "quality_status": None, "score": None,
                              "criteria": None})
                 continue
             c = int(self.clustering.labels[j])
@@ -96,6 +98,7 @@ class BenchBuild:
                          "reason": self.selection.reason[j] or None, "duplicate_of": None,
                          "similarity": None, "cluster": c if c >= 0 else None,
                          "cluster_label": self.clustering.names[c] if c >= 0 else None,
+                         "cluster_representatives": reps[c] if c >= 0 else None,
                          "quality_status": qstatus[j],
                          "score": None if np.isnan(score[j]) else float(score[j]),
                          "criteria": ([CRITERIA[k] for k in np.flatnonzero(crit[j])]
@@ -104,13 +107,15 @@ class BenchBuild:
                             ("kept", pa.bool_()), ("reason", pa.string()),
                             ("duplicate_of", pa.string()), ("similarity", pa.float64()),
                             ("cluster", pa.int64()), ("cluster_label", pa.string()),
+                            ("cluster_representatives", pa.list_(pa.string())),
                             ("quality_status", pa.string()), ("score", pa.float64()),
                             ("criteria", pa.list_(pa.string()))])
         return pa.Table.from_pylist(rows, schema=schema)
 
     def benchmark(self) -> pa.Table:
-        """The selected prompts: prompt_id, prompt, cluster, cluster_label, score, criteria and
-        one boolean column per criterion."""
+        """The selected prompts: prompt_id, prompt, cluster, cluster_label (keywords), score,
+        criteria, one boolean column per criterion, and cluster_representatives (ids of the
+        cluster's most central prompts, which label it by example)."""
         t = self.table()
         kept = t.filter(t.column("kept"))
         cols = {"prompt_id": kept.column("prompt_id"), "prompt": kept.column("prompt"),
@@ -119,6 +124,7 @@ class BenchBuild:
         lists = kept.column("criteria").to_pylist()
         for name in CRITERIA:
             cols[name] = pa.array([name in (c or []) for c in lists], type=pa.bool_())
+        cols["cluster_representatives"] = kept.column("cluster_representatives")
         return pa.table(cols)
 
 
