@@ -69,3 +69,12 @@ def test_parser_is_registered_with_the_judge_package() -> None:
     msgs = QUALITY_TEMPLATE.render(prompt="Sort {x} in C", response="")
     assert "Sort {x} in C" in msgs[-1]["content"]  # braces in prompts pass through
     assert all(str(k + 1) + "." in msgs[0]["content"] for k in range(len(CRITERIA)))
+
+
+def test_several_samples_vote_per_criterion() -> None:
+    from preflab.bench._quality import _combine
+
+    assert _combine("[1, 2]\n---\n[2, 3]\n---\n[2, 3, 7]", 3) == frozenset({2, 3})
+    assert _combine("[1, 2]\n---\nno idea\n---\n[1]", 3) == frozenset({1})  # 2 parsed: 1 of 2
+    assert _combine("no\n---\nidea", 2) is None
+    assert _combine("[1, 2]", 1) == frozenset({1, 2})
