@@ -60,11 +60,12 @@ def test_active_prefers_close_uncertain_pairs() -> None:
     assert uniform[close] / n == pytest.approx(1 / 6, abs=0.03)
 
 
-def test_active_favours_pairs_with_few_games() -> None:
+def test_optional_damping_by_games() -> None:
     scores = np.zeros(3)
     se = np.ones(3)
     games = np.array([[0, 100, 0], [100, 0, 100], [0, 100, 0]], dtype=float)
-    w = pair_weights(scores, se, games)
+    assert np.allclose(pair_weights(scores, se, games), pair_weights(scores, se, games * 0))
+    w = pair_weights(scores, se, games, damping=1.0)
     assert w[0, 2] > 50 * w[0, 1]
     assert np.allclose(w, w.T) and np.all(np.diag(w) == 0)
 

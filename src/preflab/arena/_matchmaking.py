@@ -7,13 +7,14 @@ current win probability :math:`p_{ij} = \sigma(s_i - s_j)`, one more comparison 
 :math:`p_{ij}(1-p_{ij})` to the Fisher information of :math:`s_i - s_j`; the pair matters for
 the *ranking* when the two intervals overlap.  The weight is
 
-.. math:: w_{ij} = \frac{p_{ij}(1-p_{ij})\,\bigl(\sigma_i^2+\sigma_j^2\bigr)}{1 + n_{ij}}
+.. math:: w_{ij} = p_{ij}(1-p_{ij})\,\bigl(\sigma_i^2+\sigma_j^2\bigr)\,(1 + n_{ij})^{-d}
           \;\cdot\; \bigl(\epsilon_\text{ov} + \mathbb 1[|s_i-s_j| < z(\sigma_i+\sigma_j)]\bigr)
 
-(information times current variance of the difference, damped by games already played, and
-favouring overlapping intervals), and a pair is drawn with probability proportional to
-:math:`w_{ij}` mixed with a uniform draw of weight ``explore`` so every available pair keeps a
-chance.  This follows the spirit of Chatbot Arena's active sampling [Chiang24]_ (sampling
+(information times current variance of the difference, favouring overlapping intervals; the
+standard errors already shrink with games played, so the extra damping exponent ``d`` is 0 by
+default: in simulation, damping by games made the ranking worse), and a pair is drawn with
+probability proportional to :math:`w_{ij}` mixed with a uniform draw of weight ``explore`` so
+every available pair keeps a chance.  This follows the spirit of Chatbot Arena's active sampling [Chiang24]_ (sampling
 weight proportional to the reduction in interval width) in a closed form that needs no refit.
 For K > 2 the first pair is drawn as above, then models are added greedily by the summed
 weight to the models already chosen, among models sharing a prompt with all of them.
@@ -31,14 +32,16 @@ MODES: tuple[str, ...] = ("uniform", "active")
 
 
 def pair_weights(scores: NDArray[np.float64], se: NDArray[np.float64],
-                 games: NDArray[np.float64], *, z: float = 1.96,
-                 overlap_floor: float = 0.1) -> NDArray[np.float64]:
+                 games: NDArray[np.float64], *, z: float = 1.96, overlap_floor: float = 0.1,
+                 damping: float = 0.0) -> NDArray[np.float64]:
     """The active-sampling weight :math:`w_{ij}` of every pair (symmetric, zero diagonal)."""
     diff = scores[:, None] - scores[None, :]
     p = 1.0 / (1.0 + np.exp(-diff))
     var = se[:, None] ** 2 + se[None, :] ** 2
     overlap = np.abs(diff) < z * (se[:, None] + se[None, :])
-    w = p * (1.0 - p) * var / (1.0 + games) * (overlap_floor + overlap)
+    w = p * (1.0 - p) * var * (overlap_floor + overlap)
+    if damping:
+        w = w / (1.0 + games) ** damping
     np.fill_diagonal(w, 0.0)
     return w
 
