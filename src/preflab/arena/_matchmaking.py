@@ -14,8 +14,9 @@ the *ranking* when the two intervals overlap.  The weight is
 standard errors already shrink with games played, so the extra damping exponent ``d`` is 0 by
 default: in simulation, damping by games made the ranking worse), and a pair is drawn with
 probability proportional to :math:`w_{ij}` mixed with a uniform draw of weight ``explore`` so
-every available pair keeps a chance.  This follows the spirit of Chatbot Arena's active sampling [Chiang24]_ (sampling
-weight proportional to the reduction in interval width) in a closed form that needs no refit.
+every available pair keeps a chance.  This follows the spirit of Chatbot Arena's active
+sampling [Chiang24]_ (sampling weight proportional to the reduction in interval width) in a
+closed form that needs no refit.
 For K > 2 the first pair is drawn as above, then models are added greedily by the summed
 weight to the models already chosen, among models sharing a prompt with all of them.
 """
