@@ -87,3 +87,13 @@ def test_minilm_embedder_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-6)
     c = cluster_prompts(emb, texts, n_clusters=3, min_cluster_size=3)
     assert adjusted_rand_score(truth, c.labels) == 1.0
+
+
+def test_hdbscan_noise_counts_as_dropped_or_merged() -> None:
+    texts, _ = _topic_texts(10)
+    texts += ["zebra", "quantum photon", "tax law"]  # isolated points
+    emb = get_embedder("tfidf", n_components=16).encode(texts)
+    dropped = cluster_prompts(emb, texts, method="hdbscan", min_cluster_size=5, small="drop")
+    merged = cluster_prompts(emb, texts, method="hdbscan", min_cluster_size=5, small="merge")
+    assert dropped.n_dropped == int((dropped.labels == -1).sum()) > 0
+    assert (merged.labels >= 0).all() and merged.n_merged >= dropped.n_dropped

@@ -5,6 +5,9 @@ r"""Topic clusters of prompt embeddings, with a size floor and readable labels.
   :math:`k = \max(2, \mathrm{round}(\sqrt{n/2}))`, capped so that clusters can reach the floor.
 * ``hdbscan``: scikit-learn HDBSCAN with ``min_cluster_size`` = the floor [Campello13]_, the
   density clustering BenchBuilder runs through BERTopic [Li24]_; it has no randomness.
+  BERTopic first reduces the embeddings to a few dimensions with UMAP; we do not, and on
+  100-dimensional TF-IDF/SVD embeddings of the Arena-Hard prompts HDBSCAN calls about half of
+  them noise, so k-means is the default.
 
 *Size floor*: a cluster smaller than ``min_cluster_size`` (and HDBSCAN's noise) is either
 merged (``small="merge"``: each member moves to the nearest remaining centroid by cosine,
@@ -73,7 +76,8 @@ def _apply_floor(emb: FloatArray, labels: IntArray, floor: int, small: str
                  ) -> tuple[IntArray, int, int]:
     """Merge or drop clusters below ``floor`` (noise ``-1`` counts as one small cluster)."""
     labels = labels.copy()
-    n_merged = n_dropped = 0
+    n_merged = 0
+    n_dropped = int((labels == -1).sum()) if small == "drop" else 0  # HDBSCAN's noise
     while True:
         ids, counts = np.unique(labels[labels >= 0], return_counts=True)
         big = ids[counts >= floor]
@@ -191,7 +195,9 @@ def cluster_prompts(
         raw = np.asarray(hd.fit_predict(emb), dtype=np.int64)
     labels, n_merged, n_dropped = _apply_floor(emb, raw, floor, small)
     if not (labels >= 0).any():  # e.g. HDBSCAN found only noise and nothing to merge into
+        logger.warning("no cluster was found; all %d prompts form one cluster", n)
         labels = np.zeros(n, dtype=np.int64)
+        n_dropped = 0
     # renumber: largest first, ties by first member
     ids, counts = np.unique(labels[labels >= 0], return_counts=True)
     first_pos = np.array([int(np.flatnonzero(labels == c)[0]) for c in ids])
