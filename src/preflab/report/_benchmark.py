@@ -55,7 +55,9 @@ def _interval_plot(names: list[str], series: list[_Series],
     for k, (label, mid, lo, hi) in enumerate(series):
         off = (k - (len(series) - 1) / 2) * 0.22
         m, lo_a, hi_a = (np.array(v, dtype=float) for v in (mid, lo, hi))
-        ax.errorbar(m, y + off, xerr=[m - lo_a, hi_a - m], fmt="o", ms=3, capsize=2, label=label)
+        # bounds can sit a rounding error inside the point (a model that wins every battle)
+        err = np.clip([m - lo_a, hi_a - m], 0.0, None)
+        ax.errorbar(m, y + off, xerr=err, fmt="o", ms=3, capsize=2, label=label)
     ax.set_yticks(y, names, fontsize=7)
     ax.set_xlabel(xlabel)
     ax.grid(axis="x", alpha=0.3)
@@ -129,7 +131,8 @@ def audit_section(res: BenchmarkAudit, bench: ScoreBoard, ref: ScoreBoard) -> Se
     y, yc = bench.score[bi], bench.ci[bi]
     fig = _figure(6.5, 5.0)
     ax = fig.add_subplot()
-    ax.errorbar(x, y, xerr=[x - xc[:, 0], xc[:, 1] - x], yerr=[y - yc[:, 0], yc[:, 1] - y],
+    ax.errorbar(x, y, xerr=np.clip([x - xc[:, 0], xc[:, 1] - x], 0.0, None),
+                yerr=np.clip([y - yc[:, 0], yc[:, 1] - y], 0.0, None),
                 fmt="o", ms=3, capsize=2, alpha=0.8)
     for m, xi, yi in zip(res.models, x, y, strict=True):
         ax.annotate(m, (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points")
