@@ -270,16 +270,25 @@ def template_from_dict(data: dict[str, object], *, path: str | None = None) -> T
             field="user",
             fix='Add user = """...{prompt}...""" to the template.',
         )
-    needed = ("{response_a}", "{response_b}") if kind == "pairwise" else ("{response}",)
     text = user + str(data.get("system", ""))
-    for n in needed:
-        if n not in text:
-            raise DataError(
-                f"a {kind} template must contain {n}",
-                path=path,
-                field="user",
-                fix=f"Put {n} where the response text goes.",
-            )
+    if kind == "pairwise":
+        for n in ("{response_a}", "{response_b}"):
+            if n not in text:
+                raise DataError(
+                    f"a pairwise template must contain {n}",
+                    path=path,
+                    field="user",
+                    fix=f"Put {n} where the response text goes.",
+                )
+    elif "{response}" not in text and "{prompt}" not in text:
+        # a pointwise template grades a response, or the prompt itself (BenchBuilder's
+        # quality criteria grade prompts)
+        raise DataError(
+            "a pointwise template must contain {response} (or {prompt} to grade prompts)",
+            path=path,
+            field="user",
+            fix="Put {response} where the response text goes, or {prompt} for the prompt.",
+        )
     default_parser = "arena-hard" if kind == "pairwise" else "score-1-5"
     return Template(
         name=str(data.get("name", Path(path).stem if path else "custom")),
