@@ -39,7 +39,6 @@ from preflab.rank._sandwich import _laplacian, bt_newton
 
 _Z = NormalDist()  # standard normal quantiles without importing scipy.stats
 
-__all__ = ["STRATEGIES", "next_pairs", "posterior"]
 
 STRATEGIES = ("info", "ucb", "uniform")
 

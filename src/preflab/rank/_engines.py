@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 
 _Z = NormalDist()  # standard normal quantiles without importing scipy.stats
 
-__all__ = ["ENGINES", "stream_counts"]
 
 ENGINES = ("duckdb", "spark")
 _WINNERS = ("model_a", "model_b", "tie", "tie_bothbad", "tie (bothbad)")

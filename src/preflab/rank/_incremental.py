@@ -30,8 +30,6 @@ from preflab._errors import DataError, ModelError
 from preflab.rank._counts import PairCounts, pair_counts
 from preflab.rank._ratings import FloatArray, Ratings, to_scale
 
-__all__ = ["Board", "dense_bt_newton"]
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL);
 CREATE TABLE IF NOT EXISTS cells (

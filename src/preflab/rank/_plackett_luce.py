@@ -37,9 +37,6 @@ from preflab.rank._incremental import _one_thread
 from preflab.rank._ratings import FloatArray, IntArray, Ratings, rank_from_ratings, to_scale
 from preflab.rank._sandwich import bincount
 
-__all__ = ["RankingData", "fit_plackett_luce", "pl_mle", "ranking_data",
-           "rankings_to_comparisons"]
-
 
 @dataclass(frozen=True, slots=True)
 class RankingData:

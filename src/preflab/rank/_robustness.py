@@ -41,7 +41,6 @@ from preflab.rank._sandwich import BTCounts, _laplacian, bt_newton, table_counts
 
 _Z = NormalDist()  # standard normal quantiles without importing scipy.stats
 
-__all__ = ["Fragility", "Power", "fragility", "power", "voter_influence"]
 
 
 def _counts(source: Any, ties: str = "half") -> BTCounts:

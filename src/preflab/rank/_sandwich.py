@@ -37,7 +37,6 @@ from preflab.rank._ratings import FloatArray, IntArray, Ratings, elo_factor, to_
 
 _Z = NormalDist()  # standard normal quantiles without importing scipy.stats
 
-__all__ = ["BTCounts", "bt_newton", "bt_information", "sandwich_intervals", "table_counts"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,8 +52,6 @@ log = logging.getLogger(__name__)
 
 _Z = NormalDist()  # standard normal quantiles without importing scipy.stats
 
-__all__ = ["StyleDesign", "StyleRatings", "add_style_columns", "fit_style_control",
-           "style_counts", "style_design"]
 
 ALPHA = math.log(10.0)
 DEFAULT_FEATURES: tuple[str, ...] = ("tokens", "headers", "lists", "bold")
