@@ -201,6 +201,16 @@ def test_kwise_ranking(db_url: str) -> None:
     store.dispose()
 
 
+def test_unvoted_model_has_no_interval(sqlite_url: str) -> None:
+    c = make_client(sqlite_url, matchmaking="uniform")
+    store = c.app.state.arena.store  # type: ignore[attr-defined]
+    store.load_responses(make_rows(n_prompts=2, models=("alpha", "bravo", "charlie")))
+    board = c.get("/leaderboard.json").json()
+    assert board["models"] and all(m["ci"] is None for m in board["models"])
+    assert "no votes yet" in c.get("/leaderboard").text
+    store.dispose()
+
+
 def test_leaderboard_moves(client: TestClient) -> None:
     store = client.app.state.arena.store  # type: ignore[attr-defined]
     for _ in range(6):
@@ -215,6 +225,10 @@ def test_leaderboard_moves(client: TestClient) -> None:
     assert sum(m["games"] for m in board["models"]) == 2 * len(store.votes())
     html = client.get("/leaderboard")
     assert html.status_code == 200 and "<table" in html.text
+    for m in board["models"]:  # no zero-width interval for a model nobody voted on
+        assert (m["ci"] is None) == (m["games"] == 0)
+        if m["ci"] is not None:
+            assert m["ci"][0] < m["ci"][1]
     table = comparisons_table(store)
     assert table.num_rows == len(store.votes()) > 0
 

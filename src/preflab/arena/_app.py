@@ -270,8 +270,11 @@ def create_app(config: ArenaConfig) -> FastAPI:
         for rank_i, i in enumerate(board.order(), start=1):
             rows.append({"rank": rank_i, "model": board.models[i],
                          "rating": f"{board.rating[i]:.0f}",
-                         "ci": f"{board.ci[i, 0]:.0f} – {board.ci[i, 1]:.0f}",
-                         "ranks": f"{board.rank_lb[i]}–{board.rank_ub[i]}",
+                         # a model nobody has voted on yet has no interval, not a zero-width one
+                         "ci": (f"{board.ci[i, 0]:.0f} – {board.ci[i, 1]:.0f}"
+                                if board.games[i] > 0 else "no votes yet"),
+                         "ranks": (f"{board.rank_lb[i]}–{board.rank_ub[i]}"
+                                   if board.games[i] > 0 else f"1–{len(board.models)}"),
                          "games": f"{board.games[i]:.0f}"})
         counts = state.store.counts()
         return state.page("leaderboard.html", rows=rows, counts=counts,
@@ -282,8 +285,10 @@ def create_app(config: ArenaConfig) -> FastAPI:
         board = state.arena.full_board()
         return JSONResponse({"models": [
             {"model": board.models[i], "rating": float(board.rating[i]),
-             "ci": [float(board.ci[i, 0]), float(board.ci[i, 1])],
-             "rank_interval": [int(board.rank_lb[i]), int(board.rank_ub[i])],
+             "ci": ([float(board.ci[i, 0]), float(board.ci[i, 1])]
+                    if board.games[i] > 0 else None),
+             "rank_interval": ([int(board.rank_lb[i]), int(board.rank_ub[i])]
+                               if board.games[i] > 0 else [1, len(board.models)]),
              "games": float(board.games[i])} for i in board.order()],
             "bootstrap_rounds": board.n_rounds})
 
