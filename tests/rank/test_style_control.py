@@ -180,3 +180,12 @@ def test_style_columns_from_responses() -> None:
     assert out.column("style_b_tokens").to_pylist()[0] == 2.0
     with pytest.raises(DataError, match="no response text"):
         add_style_columns(comps, resp.slice(0, 1))
+
+
+def test_bootstrap_is_the_same_with_workers(shared_data: Path) -> None:
+    t = load_battles(shared_data, "10k")
+    one = fit_style_control(t, n_bootstrap=20, rng=3, n_jobs=1)
+    two = fit_style_control(t, n_bootstrap=20, rng=3, n_jobs=2)
+    assert one.ratings.ci is not None and two.ratings.ci is not None
+    np.testing.assert_array_equal(one.ratings.ci, two.ratings.ci)
+    np.testing.assert_array_equal(one.coef_ci, two.coef_ci)

@@ -326,7 +326,7 @@ def fit_style_control(
     anchor: tuple[str, float] | None = None, scale: str = "elo", n_bootstrap: int = 0,
     rng: np.random.Generator | int | None = None, intervals: str = "bootstrap",
     level: float = 0.95, cluster: str | None = None, reg: float = 0.5, ties: str = "half",
-    progress: Callable[..., None] | None = None,
+    progress: Callable[..., None] | None = None, n_jobs: int | None = None,
 ) -> StyleRatings:
     """Style-controlled Bradley–Terry ratings (LMArena's contextual BT), see module docstring.
 
@@ -336,13 +336,15 @@ def fit_style_control(
     features : style features to control for (default tokens, headers, lists, bold).
     anchor, scale : as :func:`preflab.rank.fit_bradley_terry`.
     n_bootstrap : rounds of battle resampling (``intervals="bootstrap"``); 0 for none.
-    rng : seed or generator for the bootstrap.
+    rng : seed or generator for the bootstrap (rounds are drawn in chunks of 10 from child
+        seeds, so the result does not depend on ``n_jobs``).
     intervals : ``"bootstrap"`` (percentile) or ``"sandwich"`` (robust Wald, no resampling).
     level : interval coverage.
     cluster : with ``intervals="sandwich"``, a column to cluster by (``prompt_id``, ``judge``).
     reg : ridge penalty ``reg/2 ‖θ‖²`` (FastChat's 0.5).
     ties : ``"half"`` (FastChat) or ``"drop"``.
-    progress : ``progress(advance=1, total=n_bootstrap)`` callback.
+    progress : ``progress(advance=k, total=n_bootstrap)`` callback.
+    n_jobs : bootstrap worker processes (forked); default all cores when the job is large.
     """
     if intervals not in ("bootstrap", "sandwich"):
         raise ModelError(f"intervals='{intervals}': use 'bootstrap' or 'sandwich'")
@@ -373,15 +375,11 @@ def fit_style_control(
         method = "sandwich" if cluster is None else f"sandwich-cluster:{cluster}"
         ratings = ratings.with_intervals(ci, method=method, level=level)
     elif n_bootstrap > 0:
-        gen = np.random.default_rng(rng)
-        boot = np.empty((n_bootstrap, n + d.x.shape[1]))
-        nb = len(d.y)
+        from preflab.rank._style_bootstrap import style_bootstrap
+
         p_hat = _pieces(theta, d, d.w)[1]
-        for i in range(n_bootstrap):
-            counts = np.bincount(gen.integers(0, nb, nb), minlength=nb).astype(np.float64)
-            boot[i] = _bootstrap_round(theta, p_hat, d, d.w * counts, reg)
-            if progress is not None:
-                progress(advance=1, total=n_bootstrap)
+        boot = style_bootstrap(d, theta, p_hat, reg, n_bootstrap, rng, n_jobs=n_jobs,
+                               progress=progress)
         scaled = to_scale(ALPHA * boot[:, :n], d.models, scale=scale, anchor=anchor)
         q = [50 * (1 - level), 50 * (1 + level)]
         ci = np.percentile(scaled, q, axis=0).T
