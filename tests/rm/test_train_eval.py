@@ -85,8 +85,9 @@ def test_hh_training_reduces_loss_and_beats_length(hh: tuple[object, object],
     assert curve[head["best_epoch"] - 1]["train_loss"] < curve[0]["train_loss"]
     assert curve[0]["train_loss"] < np.log(2)  # below the loss of a constant reward
     res = evaluate(hh_model, test)
-    # measured 0.609 [0.564, 0.652] on the 463 held-out pairs (shorter-is-better 0.596,
-    # longer 0.404)
+    # measured 0.631 [0.586, 0.673] on the 463 held-out pairs (5 bags, l2 = 1e-3);
+    # shorter-is-better 0.596, longer 0.404, scikit-learn TF-IDF BT 0.606
+    assert res.accuracy > 0.62
     assert res.accuracy > res.baselines["shorter"].accuracy
     assert res.accuracy > res.baselines["longer"].accuracy
     assert res.overall.ci[0] < res.accuracy < res.overall.ci[1]

@@ -25,7 +25,7 @@ def train_reward_model(
     epochs: int | None = None, batch_size: int | None = None, lr: float | None = None,
     patience: int = 3, combine: dict[str, float] | str | None = None,
     rng: np.random.Generator | int | None = 0, name: str = "reward-model",
-    max_length: int = 512, progress: Callable[..., None] | None = None,
+    max_length: int = 512, bags: int = 5, progress: Callable[..., None] | None = None,
 ) -> Any:
     r"""Train a Bradley-Terry reward model on preference pairs.
 
@@ -33,7 +33,8 @@ def train_reward_model(
     :math:`m = \text{margin}\cdot(\text{strength} - 1)`; ties (``ties="half"``) add
     :math:`-\tfrac12\log\sigma(d) - \tfrac12\log\sigma(-d)`, or are dropped (``"drop"``).
     A ``validation`` share of prompts is held out for early stopping (and, for the embedded
-    backend, for choosing ``l2`` from a grid). One head is trained per ``aspect``; see
+    backend, for choosing ``l2`` from a grid; its heads average ``bags`` such fits, each
+    with its own validation share). One head is trained per ``aspect``; see
     :func:`preflab.rm._model.combination` for ``combine``.
 
     Parameters
@@ -49,7 +50,8 @@ def train_reward_model(
         model: Any = train_embedded(
             pairs, features=features, validation=validation, l2=l2, margin=margin, ties=ties,
             epochs=epochs or 30, batch_size=batch_size or 128, lr=lr or 0.01,
-            patience=patience, combine=combine, rng=rng, name=name, progress=progress)
+            patience=patience, combine=combine, rng=rng, name=name, bags=bags,
+            progress=progress)
     elif backend == "transformers":
         if base_model is None:
             raise PreflabError("the transformers backend needs base_model (a checkpoint "
