@@ -42,7 +42,7 @@ def run(args: list[str]) -> str:
 def test_train_eval_score_judge_best_of_n(files: Path) -> None:
     m = files / "model"
     run(["rm", "train", str(files / "pairs.jsonl"), "-o", str(m), "--embeddings", "none",
-         "--l2", "1e-3"])
+         "--l2", "1e-3", "--bags", "2"])
     assert (m / "config.json").exists() and (m / "curve.png").exists()
     out = json.loads(run(["rm", "eval", str(m), str(files / "test.parquet"), "--format",
                           "json"]))

@@ -67,6 +67,8 @@ def rm() -> None:
 @click.option("--batch-size", type=int, default=None)
 @click.option("--lr", type=float, default=None)
 @click.option("--patience", default=3, show_default=True, help="Early-stopping patience.")
+@click.option("--bags", default=5, show_default=True,
+              help="embedded backend: heads averaged over this many validation splits.")
 @click.option("--combine", default=None,
               help="Aspect heads: 'learn' or aspect=weight,... (default: overall head).")
 @click.option("--seed", default=0, show_default=True)
@@ -76,7 +78,7 @@ def train(pairs: str, output: str, responses: str | None, source: str | None,
           where: str | None, backend: str,
           base_model: str | None, embeddings: str, validation: float, l2: str | None,
           margin: float, ties: str, epochs: int | None, batch_size: int | None,
-          lr: float | None, patience: int, combine: str | None, seed: int,
+          lr: float | None, patience: int, bags: int, combine: str | None, seed: int,
           name: str | None) -> None:
     """Train a Bradley-Terry reward model on preference pairs and save it.
 
@@ -99,7 +101,7 @@ def train(pairs: str, output: str, responses: str | None, source: str | None,
             data, backend=backend, features=feats, base_model=base_model,
             validation=validation, l2=grid, margin=margin, ties=ties, epochs=epochs,
             batch_size=batch_size, lr=lr, patience=patience, combine=_parse_combine(combine),
-            rng=seed, name=name or Path(output).name, progress=progress)
+            rng=seed, name=name or Path(output).name, bags=bags, progress=progress)
     model.save(output)
     console.print(f"saved {backend} reward model to {output} "
                   f"({model.info.get('train_seconds', 0):.1f}s)")
