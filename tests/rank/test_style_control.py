@@ -163,7 +163,7 @@ def test_errors_name_the_field() -> None:
 
 
 def test_style_columns_from_responses() -> None:
-    from preflab.rank._style_control import add_style_columns, style_counts
+    from preflab.rank._style_features import add_style_columns, style_counts
 
     text = ("# Title\n## Part\nSome **bold** and __also bold__ text.\n- one\n* two\n"
             "1. first\n```\n# not a header\n- not a list\n**not bold**\n```\n")

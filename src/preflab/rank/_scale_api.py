@@ -8,7 +8,8 @@ from preflab.rank._incremental import Board
 from preflab.rank._plackett_luce import fit_plackett_luce, rankings_to_comparisons
 from preflab.rank._robustness import Fragility, Power, fragility, power, voter_influence
 from preflab.rank._sandwich import BTCounts, bt_newton, sandwich_intervals, table_counts
-from preflab.rank._style_control import StyleRatings, add_style_columns, fit_style_control
+from preflab.rank._style_control import StyleRatings, fit_style_control
+from preflab.rank._style_features import add_style_columns
 
 __all__ = [
     "BTCounts",
