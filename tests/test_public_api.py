@@ -40,3 +40,10 @@ def test_public_functions_are_exported(name):
 
 def test_version():
     assert preflab.__version__
+
+
+def test_lazy_rank_names_match_their_modules():
+    import preflab.rank as rank
+
+    for module, names in rank._LAZY.items():
+        assert sorted(names) == sorted(importlib.import_module(module).__all__), module

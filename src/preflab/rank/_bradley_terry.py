@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
-from scipy.optimize import minimize
 
 from preflab._errors import ModelError
 from preflab.rank._counts import PairCounts
@@ -124,6 +123,8 @@ def _newton(st: PairStats, prior: float, init: FloatArray | None, tol: float,
 
 
 def _lbfgs(st: PairStats, prior: float, init: FloatArray | None, tol: float) -> FloatArray:
+    from scipy.optimize import minimize  # only for very large boards; slow to import
+
     m = st.n_models
     i, j = st.pairs[:, 0], st.pairs[:, 1]
 

@@ -14,7 +14,6 @@ the tie probability largest for equal models and the likelihood concave in
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
 
 from preflab._errors import ModelError
 from preflab.rank._counts import PairCounts
@@ -24,6 +23,8 @@ from preflab.rank._ratings import FloatArray
 def davidson_mle(counts: PairCounts, *, prior: float = 0.0,
                  init: FloatArray | None = None) -> tuple[FloatArray, float]:
     """Scores (natural-log strengths, centred) and the tie parameter ``nu``."""
+    from scipy.optimize import minimize  # imported here: slow to import, rarely needed
+
     m = counts.n_models
     a, b = counts.matchups[:, 0], counts.matchups[:, 1]
     w = counts.weights
