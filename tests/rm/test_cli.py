@@ -120,3 +120,25 @@ def test_hh_split_by_where_and_judgebench_eval(shared_data: Path, tmp_path: Path
                                                          "coding"}
     res = CliRunner().invoke(cli, ["rm", "eval", str(m), hh, "--where", "no_such_col > 1"])
     assert res.exit_code == 1 and "--where" in res.output
+
+
+def test_aspect_heads_from_the_cli(tmp_path: Path) -> None:
+    rows = []
+    for aspect, good, bad in (("helpful", "a detailed answer on", "a vague answer on"),
+                              ("safe", "a gentle reply on", "a rude reply on")):
+        p = synthetic_pairs(60, rng=1, aspect=aspect, good=[good], bad=[bad])
+        rows += [{"prompt": a, "chosen": b, "rejected": c, "aspect": aspect}
+                 for a, b, c in zip(p.prompt, p.chosen, p.rejected, strict=True)]
+    write_table(pa.Table.from_pylist(rows), tmp_path / "aspects.jsonl")
+    run(["rm", "train", str(tmp_path / "aspects.jsonl"), "-o", str(tmp_path / "m"),
+         "--embeddings", "none", "--combine", "helpful=0.7,safe=0.3", "--bags", "1"])
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert cfg["aspects"] == ["helpful", "safe"]
+    assert cfg["combine"] == {"helpful": 0.7, "safe": 0.3}
+    write_table(pa.table({"prompt_id": ["q", "q"], "model": ["x", "y"],
+                          "text": ["a rude reply on tea", "a gentle reply on tea"]}),
+                tmp_path / "r.parquet")
+    run(["rm", "score", str(tmp_path / "m"), str(tmp_path / "r.parquet"), "--aspect", "safe",
+         "-o", str(tmp_path / "s.parquet")])
+    s = read_table(tmp_path / "s.parquet").to_pylist()
+    assert s[1]["score"] > s[0]["score"] and s[0]["aspect"] == "safe"
