@@ -81,7 +81,8 @@ def _newton(st: PairStats, prior: float, init: FloatArray | None, tol: float,
     i, j = st.pairs[:, 0], st.pairs[:, 1]
     s = np.zeros(m) if init is None else np.array(init, dtype=np.float64)
     s -= s.mean()
-    flat_ii, flat_jj, flat_ij, flat_ji = i * m + i, j * m + j, i * m + j, j * m + i
+    flat_ij = i * m + j
+    diag = np.diag_indices(m)
     ll = -np.inf
     for _ in range(max_iter):
         d = s[i] - s[j]
@@ -89,10 +90,11 @@ def _newton(st: PairStats, prior: float, init: FloatArray | None, tol: float,
         r = st.wins - st.total * p
         g = np.bincount(i, r, m) - np.bincount(j, r, m) - prior * s
         h = st.total * p * (1.0 - p)
-        hess: FloatArray = (np.bincount(flat_ii, h, m * m) + np.bincount(flat_jj, h, m * m)
-                - np.bincount(flat_ij, h, m * m)
-                - np.bincount(flat_ji, h, m * m)).reshape(m, m).astype(np.float64, copy=False)
-        hess[np.diag_indices(m)] += prior
+        # H = L(h) + prior I: the weighted graph Laplacian of the pairs
+        off = np.bincount(flat_ij, h, m * m).reshape(m, m)
+        off += off.T
+        hess: FloatArray = -off
+        hess[diag] = off.sum(axis=1) + prior
         # The log-likelihood is flat along the all-ones direction and the optimum (with or
         # without the prior) has sum(s) = 0, so this term fixes the shift at no cost.
         hess += 1.0 / m
@@ -116,7 +118,11 @@ def _newton(st: PairStats, prior: float, init: FloatArray | None, tol: float,
                     break
                 t *= 0.5
             s, ll = cand, ll_new
-        if np.max(np.abs(t * step)) < tol:
+        size = float(np.max(np.abs(t * step)))
+        # Newton converges quadratically near the optimum (the log-likelihood has a Lipschitz
+        # Hessian): after a full step of size d the remaining error is O(d^2), so d^2 < tol
+        # already puts us within tol.
+        if size < tol or (t == 1.0 and size * size < tol):
             break
     out: FloatArray = s - s.mean()
     return out
