@@ -91,7 +91,7 @@ def _newton(st: PairStats, prior: float, init: FloatArray | None, tol: float,
         g = np.bincount(i, r, m) - np.bincount(j, r, m) - prior * s
         h = st.total * p * (1.0 - p)
         # H = L(h) + prior I: the weighted graph Laplacian of the pairs
-        off = np.bincount(flat_ij, h, m * m).reshape(m, m)
+        off: FloatArray = np.bincount(flat_ij, h, m * m).reshape(m, m).astype(np.float64)
         off += off.T
         hess: FloatArray = -off
         hess[diag] = off.sum(axis=1) + prior
