@@ -1,6 +1,6 @@
 """100M battles on one machine: DuckDB streaming counts + Bradley-Terry + 1000-round bootstrap.
 
-Run:  python benchmarks/scale_100m.py            (generates /work/bench-data/battles_100m.parquet
+Run:  python benchmarks/scale_100m.py            (generates $PREFLAB_BENCH_DATA/battles_100m.parquet
                                                  once, then measures; ~1.5 GB on disk)
       python benchmarks/scale_100m.py --rows 10000000 --data /tmp/b10m.parquet   (smaller)
       python benchmarks/scale_100m.py --spark     (also time the Spark engine on the same file)
@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT = Path("/work/bench-data/battles_100m.parquet")
+BENCH_DATA = Path(os.environ.get("PREFLAB_BENCH_DATA", Path(__file__).resolve().parent / "_work"))
+DEFAULT = BENCH_DATA / "battles_100m.parquet"
 
 
 def generate(path: Path, rows: int, n_models: int = 100, seed: int = 0) -> dict[str, float]:
@@ -107,7 +108,7 @@ path = sys.argv[1]
 c = stream_counts(path, memory_limit="1GB", threads=2)
 t1 = time.time()
 passes = []
-r = stream_style_control(path, cache_dir="/work/bench-data", memory_limit="1GB", threads=2,
+r = stream_style_control(path, cache_dir=sys.argv[2], memory_limit="1GB", threads=2,
                          progress=lambda advance=1, **k: passes.append(advance))
 n = c.n_rows
 print(json.dumps({"count_s": t1 - t0, "coef": r.coef.tolist(), "passes": len(passes) + 2,
@@ -160,7 +161,7 @@ def main() -> None:
         print(f"spark local[2]: count {res2['count_s']:.1f} s, whole process {wall2:.1f} s; "
               f"max rating difference to duckdb {diff:.2e}")
     if args.style:
-        res3, wall3, peak3 = run_child(STYLE_CHILD, str(args.data))
+        res3, wall3, peak3 = run_child(STYLE_CHILD, str(args.data), str(Path(args.data).parent))
         coef = res3["coef"]
         assert isinstance(coef, list)
         print(f"style control (exact chunked Newton + sandwich, 4 features): count "

@@ -1,7 +1,7 @@
 """Style control (contextual Bradley-Terry) vs FastChat, whole processes, same battles and rounds.
 
 Run:  python benchmarks/style_control_vs_fastchat.py [--sizes 100k,1m] [--rounds 100]
-          [--fastchat /work/bench-data/fastchat_rating_systems.py] [--skip-fastchat-above 200000]
+          [--fastchat PATH/rating_systems.py] [--skip-fastchat-above 200000]
 
 FastChat's code is ``fastchat/serve/monitor/rating_systems.py`` at commit 0e6d3e4 (not on PyPI;
 point --fastchat at a copy of that file, e.g. from `git show 0e6d3e4:fastchat/serve/monitor/
@@ -10,7 +10,8 @@ rating_systems.py`). It is run as its leaderboard calls it: ``compute_style_cont
 --skip-fastchat-above are compared with FastChat's time measured earlier on this machine
 (475 s / 2.2 GB at 1M, 100 rounds; ../shared/data/fastchat-reference/README.md), marked as
 "recorded". Battles: ``100k`` is ../shared/data/fastchat-reference/battles_100k.parquet;
-other sizes are generated (true style effect on length) under /work/bench-data/.
+other sizes are generated (true style effect on length) under $PREFLAB_BENCH_DATA
+(default benchmarks/_work/).
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ def run(code: str, *args: str) -> tuple[dict[str, object], float, float]:
 def battles(n: int) -> Path:
     if n == 100_000:
         return SHARED / "battles_100k.parquet"
-    path = Path(f"/work/bench-data/style_battles_{n}.parquet")
+    data_dir = Path(os.environ.get("PREFLAB_BENCH_DATA", Path(__file__).resolve().parent / "_work"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / f"style_battles_{n}.parquet"
     if path.exists():
         return path
     import pyarrow as pa
@@ -115,7 +118,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="100k,1m")
     ap.add_argument("--rounds", type=int, default=100)
-    ap.add_argument("--fastchat", default="/work/bench-data/fastchat_rating_systems.py")
+    ap.add_argument("--fastchat", default=os.environ.get("FASTCHAT_RATING_SYSTEMS"),
+                    help="path to FastChat's fastchat/serve/monitor/rating_systems.py")
     ap.add_argument("--skip-fastchat-above", type=int, default=200_000)
     args = ap.parse_args()
     sizes = [int(float(x[:-1]) * (1e3 if x[-1] == "k" else 1e6)) for x in args.sizes.split(",")]
@@ -127,7 +131,7 @@ def main() -> None:
         ours, wall, peak = run(OURS, str(path), str(args.rounds))
         _, swall, _ = run(OURS, str(path), "0")  # sandwich intervals instead, whole process
         theirs: dict[str, object] | None = None
-        if Path(args.fastchat).exists() and n <= args.skip_fastchat_above:
+        if args.fastchat and Path(args.fastchat).exists() and n <= args.skip_fastchat_above:
             theirs, fwall, fpeak = run(THEIRS, args.fastchat, str(path), str(args.rounds))
             tag = ""
         else:
