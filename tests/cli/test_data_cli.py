@@ -61,7 +61,8 @@ def test_convert_strict_error_names_file_row_field_and_fix(tmp_path: Path) -> No
     p = _bad_file(tmp_path)
     code, _, err = _run("convert", str(p), "-o", str(tmp_path / "out.parquet"))
     assert code == 1
-    assert f"{p} row 1, field 'winner': 'A' is not one of model_a, model_b, tie, tie_bothbad." in err
+    expected = f"{p} row 1, field 'winner': 'A' is not one of model_a, model_b, tie, tie_bothbad."
+    assert expected in err
     assert "--winner-map A=model_a,B=model_b" in err and "--skip-invalid" in err
     assert "Traceback" not in err
     assert not (tmp_path / "out.parquet").exists()
