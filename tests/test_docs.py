@@ -25,3 +25,10 @@ def test_readme_starts_with_the_two_commands():
     commands = [ln.split("#")[0].strip() for ln in block.group(1).splitlines() if ln.strip()]
     assert commands == ["make demo", "make test"]
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_test_module_basenames_are_unique():
+    """pytest's default import mode needs unique basenames across test folders."""
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    assert not dupes, f"rename these test modules, their basenames collide: {dupes}"
