@@ -85,3 +85,26 @@ def chromium(width: int = 1200, height: int = 900) -> Iterator[Any]:
 
 def console_errors(driver: Any) -> list[str]:
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def detached(element: Any) -> Any:
+    """A wait condition: ``element`` has left the page (like Selenium's ``staleness_of``).
+
+    During a navigation ChromeDriver sometimes reports the old node as "Node with given id
+    does not belong to the document" (a generic WebDriverException) instead of a stale
+    element; both mean the element is gone.
+    """
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    def gone(_driver: Any) -> bool:
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+
+    return gone

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from arena_helpers import make_rows
-from browser_helpers import chromium, console_errors, live_server, need_browser
+from browser_helpers import chromium, console_errors, detached, live_server, need_browser
 
 from preflab.arena import ArenaConfig
 
@@ -44,7 +44,7 @@ def test_pairwise_vote_flow(db_url: str, artifacts_dir: Path) -> None:
         for key in keys:
             form = driver.find_element(By.ID, "vote-form")
             driver.find_element(By.TAG_NAME, "body").send_keys(key)
-            wait.until(ec.staleness_of(form))
+            wait.until(detached(form))
             wait.until(ec.presence_of_element_located((By.ID, "reveal")))
             revealed = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#reveal .model")]
             assert len(revealed) == 2 and set(revealed) <= set(MODELS)
@@ -52,7 +52,7 @@ def test_pairwise_vote_flow(db_url: str, artifacts_dir: Path) -> None:
                 driver.save_screenshot(str(artifacts_dir / "arena_reveal.png"))
             nxt = driver.find_element(By.ID, "next")
             driver.find_element(By.TAG_NAME, "body").send_keys("n")
-            wait.until(ec.staleness_of(nxt))
+            wait.until(detached(nxt))
             wait.until(ec.presence_of_element_located((By.ID, "vote-form")))
         votes = store.votes()
         assert [v["winner"] for v in votes] == expected
