@@ -29,10 +29,10 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import sparse
-from scipy.linalg import cho_factor, cho_solve
 from scipy.special import expit
 
 from preflab._errors import DataError, ModelError
+from preflab.rank._bradley_terry import bt_mle
 from preflab.rank._ratings import FloatArray, IntArray, Ratings, elo_factor, to_scale
 
 _Z = NormalDist()  # standard normal quantiles without importing scipy.stats
@@ -163,38 +163,9 @@ def bt_newton(matchups: IntArray, outcomes: FloatArray, weights: FloatArray, n_m
             raise ModelError(
                 f"Bradley–Terry MLE diverges: model index {int(extreme[0])} has only wins or "
                 "only losses (or no comparisons); add a prior (--prior) or more comparisons")
-    s = np.zeros(n_models) if init is None else np.asarray(init, np.float64) - (
-        0.0 if prior > 0 else float(np.mean(init)))
-    ones = np.full((n_models, n_models), 1.0 / n_models)
-
-    def objective(x: FloatArray) -> float:
-        d = x[a] - x[b]
-        ll = -(weights * (outcomes * np.logaddexp(0, -d) + (1 - outcomes) * np.logaddexp(0, d)))
-        return float(ll.sum() - 0.5 * prior * x @ x)
-
-    f = objective(s)
-    for _ in range(max_iter):
-        d = s[a] - s[b]
-        p = expit(d)
-        r = weights * (outcomes - p)
-        g = bincount(a, r, n_models) - bincount(b, r, n_models) - prior * s
-        h = _laplacian(matchups, weights * p * (1 - p), n_models) + prior * np.eye(n_models)
-        try:
-            step = cho_solve(cho_factor(h + (ones if prior == 0 else 0.0)), g)
-        except np.linalg.LinAlgError as exc:
-            raise ModelError("Bradley–Terry information matrix is singular: the comparison "
-                             "graph is disconnected or a group of models only wins; add a "
-                             "prior (--prior) or more data") from exc
-        t = 1.0
-        while True:
-            cand = s + t * step
-            fc = objective(cand)
-            if fc >= f - 1e-12 * abs(f) or t < 1e-8:
-                break
-            t *= 0.5
-        s, f = cand, fc
-        if np.max(np.abs(t * step)) < tol:
-            break
+    # the Newton solve itself is the reference one (preflab.rank._bradley_terry)
+    s = bt_mle(matchups, outcomes, weights, n_models, prior=prior, init=init, tol=tol,
+               max_iter=max_iter)
     if not np.all(np.isfinite(s)) or np.max(np.abs(s)) > 50:
         raise ModelError("Bradley–Terry MLE diverges: some model has only wins or only losses; "
                          "add a prior (--prior) or more comparisons")
