@@ -18,15 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from preflab.rank._bootstrap import _seed_sequence
 from preflab.rank._ratings import FloatArray
 
 _JOB: dict[str, Any] = {}
-
-
-def _seed_sequence(rng: np.random.Generator | int | None) -> np.random.SeedSequence:
-    if isinstance(rng, np.random.Generator):
-        return np.random.SeedSequence(int(rng.integers(2**63)))
-    return np.random.SeedSequence(rng)
 
 
 def _chunk(size: int, seed: np.random.SeedSequence) -> FloatArray:
