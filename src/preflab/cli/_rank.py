@@ -189,12 +189,11 @@ def _fast_counts(path: str, ties: str, input_options: dict[str, Any],
     try:
         if file_format(path) not in ("parquet", "csv", "jsonl"):
             return None
-        counts = native_counts(path, ties="half" if ties == "drop" else ties)
+        counts = native_counts(path, ties=ties)
         if counts is not None and engine == "spark":
             from preflab.rank import stream_counts
 
-            counts = stream_counts(path, engine="spark",
-                                   ties="half" if ties == "drop" else ties)
+            counts = stream_counts(path, engine="spark", ties=ties)
     except PreflabError:
         if engine == "spark":
             raise
