@@ -23,7 +23,6 @@ from preflab._errors import ModelError
 from preflab.rank._bradley_terry import PairStats, fit_scores
 from preflab.rank._counts import PairCounts
 from preflab.rank._fit import Source, as_counts, fit_bradley_terry, fit_counts
-from preflab.rank._graph import check_identifiable
 from preflab.rank._ratings import FloatArray, Ratings, rank_from_ratings, to_scale
 
 Progress = Callable[..., Any]
@@ -145,9 +144,8 @@ def bootstrap_intervals(
     if n_rounds < 2:
         raise ModelError("the bootstrap needs at least 2 rounds (use --bootstrap 1000)")
     counts = as_counts(source, ties)
+    # the point fit also checks that the MLE exists (when there is no prior)
     point = fit_bradley_terry(counts, ties=ties, anchor=anchor, scale=scale, prior=prior)
-    if prior == 0.0:
-        check_identifiable(counts)
     reps = bootstrap_scores(counts, n_rounds=n_rounds, rng=rng, ties=ties, prior=prior,
                             resample=resample, progress=progress, n_jobs=n_jobs)
     scaled = to_scale(reps, counts.models, scale=scale, anchor=anchor)

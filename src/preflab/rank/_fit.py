@@ -60,7 +60,7 @@ def fit_bradley_terry(
     """
     counts = as_counts(source, ties)
     if prior == 0.0:
-        check_identifiable(counts if ties != "davidson" else counts)
+        check_identifiable(counts)
     scores, params = fit_counts(counts, ties=ties, prior=prior)
     n, win_rate = counts.per_model()
     method = {"half": "bradley_terry", "drop": "bradley_terry",
