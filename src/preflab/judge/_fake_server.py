@@ -12,6 +12,12 @@ It speaks just enough HTTP/1.1 (keep-alive, ``Content-Length`` bodies) to answer
 - ``malformed_rate``: this fraction of request bodies (chosen by hash, so stable across runs)
   gets a reply that no parser understands.
 
+A request with ``"stream": true`` is answered as OpenAI streams: ``text/event-stream`` in
+chunked encoding, one ``data: {chat.completion.chunk}`` event per ``stream_chunk_chars``
+characters of the reply (``stream_delay`` seconds apart), then ``data: [DONE]``. For tests of
+streaming clients, ``hold`` (a ``threading.Event``) pauses every stream after ``hold_after``
+chunks until it is set, and ``cut_after`` closes the connection after that many chunks.
+
 Replies are a pure function of the request: a pairwise prompt (one that mentions ``[[A>>B]]``)
 gets ``[[<verdict>]]``, a Prometheus prompt (``[RESULT]``) gets ``[RESULT] k``, anything else an
 integer 0..4. Run as a process with ``python -m preflab.judge._fake_server --latency 0.05``
@@ -60,6 +66,11 @@ class FakeOpenAI:
     garbage_first: int = 0
     malformed_rate: float = 0.0
     reply: Callable[[list[dict[str, Any]], str], str] = default_reply
+    stream_chunk_chars: int = 8
+    stream_delay: float = 0.0
+    hold: threading.Event | None = None
+    hold_after: int = 1
+    cut_after: int | None = None
     port: int = 0
     attempts: Counter[str] = field(default_factory=Counter)
     served: list[str] = field(default_factory=list)
@@ -139,6 +150,11 @@ class FakeOpenAI:
                 if status == 0:  # drop the connection
                     writer.transport.abort()
                     return
+                if isinstance(payload, list):  # a streamed reply: server-sent events
+                    if not await self._stream(writer, payload):
+                        writer.transport.abort()
+                        return
+                    continue
                 data = payload.encode()
                 out = [
                     f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}",
@@ -163,7 +179,44 @@ class FakeOpenAI:
             if task is not None:
                 self._tasks.discard(task)
 
-    async def _respond(self, method: str, path: str, body: bytes) -> tuple[int, str, list[str]]:
+    async def _stream(self, writer: asyncio.StreamWriter, events: list[str]) -> bool:
+        """Send ``events`` as one chunked SSE body; False when cut on purpose (``cut_after``)."""
+        head = ["HTTP/1.1 200 OK", "Content-Type: text/event-stream", "Cache-Control: no-cache",
+                "Transfer-Encoding: chunked", "", ""]
+        writer.write("\r\n".join(head).encode())
+        for i, event in enumerate(events):
+            if self.cut_after is not None and i >= self.cut_after:
+                await writer.drain()
+                return False
+            if self.hold is not None and i == self.hold_after:
+                await writer.drain()
+                await asyncio.get_running_loop().run_in_executor(None, self.hold.wait, 30.0)
+            elif i and self.stream_delay:
+                await asyncio.sleep(self.stream_delay)
+            data = f"data: {event}\n\n".encode()
+            writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        return True
+
+    def _stream_events(self, key: str, model: str, text: str) -> list[str]:
+        """The reply as ``chat.completion.chunk`` events, then ``[DONE]``."""
+        size = max(1, self.stream_chunk_chars)
+        pieces = [text[i:i + size] for i in range(0, len(text), size)]
+
+        def chunk(delta: dict[str, str], finish: str | None) -> str:
+            return json.dumps({"id": "chatcmpl-" + key[:12], "object": "chat.completion.chunk",
+                               "model": model, "choices": [
+                                   {"index": 0, "delta": delta, "finish_reason": finish}]})
+
+        events = [chunk({"role": "assistant", "content": ""}, None)]
+        events += [chunk({"content": p}, None) for p in pieces]
+        return [*events, chunk({}, "stop"), "[DONE]"]
+
+    async def _respond(
+        self, method: str, path: str, body: bytes
+    ) -> tuple[int, str | list[str], list[str]]:
         self.n_requests += 1
         if method != "POST" or not path.rstrip("/").endswith("/chat/completions"):
             return 404, json.dumps({"error": {"message": f"no route {method} {path}"}}), []
@@ -192,6 +245,8 @@ class FakeOpenAI:
         else:
             text = self.reply(messages, str(req.get("model", "")))
         self.served.append(key)
+        if req.get("stream"):
+            return 200, self._stream_events(key, str(req.get("model", "")), text), []
         n_in = sum(len(str(m.get("content", ""))) for m in messages) // 4 + 1
         resp = {
             "id": "chatcmpl-" + key[:12],
