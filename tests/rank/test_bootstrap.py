@@ -94,3 +94,34 @@ def test_weighted_cells_resample_rows():
     c = pair_counts(t)
     assert c.n_rows == 150
     assert c.rows.sum() == 150 and c.weights.sum() == 250
+
+
+def test_fast_multinomial_draws_have_the_exact_multinomial_law():
+    """The Poisson-then-correct sampler against the exact Multinomial(4, (2,1,1,0)/4) pmf.
+
+    With n = 4 the Poisson total misses n most of the time, so both corrections (adding and
+    removing rows) are exercised; a chi-square test over all 15 outcomes would reject a
+    correction that, say, removed rows in proportion to p instead of to the drawn counts.
+    """
+    from math import factorial
+
+    from scipy.stats import chisquare
+
+    from preflab.rank._bootstrap import multinomial_rows
+
+    rows = np.array([2, 1, 1, 0])
+    draws = multinomial_rows(rows, 40_000, np.random.default_rng(7))
+    assert np.all(draws.sum(axis=1) == 4) and np.all(draws[:, 3] == 0) and draws.min() >= 0
+    p = rows / 4
+    outcomes, observed = np.unique(draws, axis=0, return_counts=True)
+    pmf = np.array([factorial(4) * np.prod(p[:3] ** x[:3]) / np.prod([factorial(v) for v in x])
+                    for x in outcomes])
+    assert len(outcomes) == 15 and abs(pmf.sum() - 1) < 1e-12
+    assert chisquare(observed, pmf * len(draws)).pvalue > 1e-3
+    # large n: mean and covariance of the multinomial
+    big = np.array([500, 30, 1, 0, 200])
+    d = multinomial_rows(big, 4000, np.random.default_rng(8)).astype(float)
+    q = big / big.sum()
+    cov = big.sum() * (np.diag(q) - np.outer(q, q))
+    assert np.allclose(d.mean(axis=0), big, atol=4 * np.sqrt(np.diag(cov) / 4000) + 1e-9)
+    assert np.allclose(np.cov(d.T), cov, atol=0.1 * cov.max())

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg.lapack import dpotrf, dpotrs
 
 from preflab._errors import ModelError
 from preflab.rank._counts import PairCounts
@@ -70,9 +70,24 @@ class PairStats:
 
 def _loglik(s: FloatArray, st: PairStats, prior: float) -> float:
     d = s[st.pairs[:, 0]] - s[st.pairs[:, 1]]
-    # log sigma(d) = -logaddexp(0, -d)
-    ll = -(st.wins * np.logaddexp(0.0, -d) + (st.total - st.wins) * np.logaddexp(0.0, d)).sum()
+    # W log sigma(d) + (N - W) log sigma(-d) = W d - N log(1 + e^d), and
+    # log(1 + e^d) = max(d, 0) + log1p(e^-|d|) without overflow (cheaper than two logaddexp)
+    softplus = np.maximum(d, 0.0) + np.log1p(np.exp(-np.abs(d)))
+    ll = st.wins @ d - st.total @ softplus
     return float(ll - 0.5 * prior * s @ s)
+
+
+def _solve_spd(a: FloatArray, b: FloatArray) -> FloatArray:
+    """Solve ``a x = b`` for symmetric positive definite ``a`` by Cholesky (LAPACK directly:
+    ``scipy.linalg.cho_solve``'s wrappers cost more than the solve at this size)."""
+    factor, info = dpotrf(a, lower=False, clean=False, overwrite_a=True)
+    if info == 0:
+        x, info = dpotrs(factor, b, lower=False)
+    if info != 0:
+        raise ModelError("Bradley-Terry Newton step failed (singular Hessian); check that "
+                         "the comparison graph is connected or pass a prior")
+    out: FloatArray = x
+    return out
 
 
 def _newton(st: PairStats, prior: float, init: FloatArray | None, tol: float,
@@ -98,11 +113,7 @@ def _newton(st: PairStats, prior: float, init: FloatArray | None, tol: float,
         # The log-likelihood is flat along the all-ones direction and the optimum (with or
         # without the prior) has sum(s) = 0, so this term fixes the shift at no cost.
         hess += 1.0 / m
-        try:
-            step = cho_solve(cho_factor(hess, check_finite=False), g, check_finite=False)
-        except np.linalg.LinAlgError as exc:
-            raise ModelError("Bradley-Terry Newton step failed (singular Hessian); check that "
-                             "the comparison graph is connected or pass a prior") from exc
+        step = _solve_spd(hess, g)
         t = 1.0
         if np.max(np.abs(step)) < 0.01:
             # Inside the quadratic-convergence region of a smooth concave function the full
