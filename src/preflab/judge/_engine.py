@@ -15,7 +15,8 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -226,27 +227,25 @@ def run_calls(
     rng: int | None = None,
 ) -> tuple[dict[str, Outcome], EngineStats]:
     """Synchronous wrapper of :func:`execute` (opens the cache and log files it is given)."""
+    st = EngineStats()
+    with open_sinks(cache, log) as (db, fh):
+        out = asyncio.run(execute(calls, judge, db, parse=parse, log=fh, budget=budget,
+                                  progress=progress, stats=st, rng=rng))
+    return out, st
+
+
+@contextmanager
+def open_sinks(cache: AnswerCache | str | Path,
+               log: str | Path | None) -> Iterator[tuple[AnswerCache, IO[str] | None]]:
+    """The answer cache (opened here from a path, or the one given) and the JSONL call log
+    (appended to), closed again on exit; a cache passed in open stays open."""
     own = not isinstance(cache, AnswerCache)
     db = AnswerCache(cache) if not isinstance(cache, AnswerCache) else cache
     fh = open(log, "a", encoding="utf-8") if log is not None else None  # noqa: SIM115
-    st = EngineStats()
     try:
-        out = asyncio.run(
-            execute(
-                calls,
-                judge,
-                db,
-                parse=parse,
-                log=fh,
-                budget=budget,
-                progress=progress,
-                stats=st,
-                rng=rng,
-            )
-        )
+        yield db, fh
     finally:
         if fh is not None:
             fh.close()
         if own:
             db.close()
-    return out, st

@@ -22,7 +22,7 @@ import pyarrow as pa
 from preflab._errors import DataError
 from preflab.judge._cache import AnswerCache
 from preflab.judge._config import JudgeConfig
-from preflab.judge._engine import Call, EngineStats, Outcome, ProgressFn, execute
+from preflab.judge._engine import Call, EngineStats, Outcome, ProgressFn, execute, open_sinks
 from preflab.judge._pairs import as_rows, verdicts_to_comparisons
 from preflab.judge._parse import Verdict, aggregate, get_parser
 from preflab.judge._templates import REFERENCE_TEMPLATE
@@ -331,24 +331,6 @@ def run_judge(
     rng:
         Seed of the retry jitter.
     """
-    own = not isinstance(cache, AnswerCache)
-    db = AnswerCache(cache) if not isinstance(cache, AnswerCache) else cache
-    fh = open(log, "a", encoding="utf-8") if log is not None else None  # noqa: SIM115
-    try:
-        return asyncio.run(
-            arun_judge(
-                items,
-                judge,
-                cache=db,
-                both_orders=both_orders,
-                log=fh,
-                budget=budget,
-                progress=progress,
-                rng=rng,
-            )
-        )
-    finally:
-        if fh is not None:
-            fh.close()
-        if own:
-            db.close()
+    with open_sinks(cache, log) as (db, fh):
+        return asyncio.run(arun_judge(items, judge, cache=db, both_orders=both_orders, log=fh,
+                                      budget=budget, progress=progress, rng=rng))
