@@ -122,6 +122,9 @@ def create_app(config: ArenaConfig) -> FastAPI:
     app.state.arena = state
     static_dir = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static_dir), name="static")
+    if config.live:  # live mode: its "/" (registered first) replaces the pre-loaded vote page
+        from preflab.arena._live import add_live_routes
+        add_live_routes(app, state)
 
     def voter_of(request: Request) -> tuple[str, bool]:
         voter = state.signer.voter_from_cookie(request.cookies.get(VOTER_COOKIE))

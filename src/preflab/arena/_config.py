@@ -33,6 +33,8 @@ class ArenaConfig:
     bootstrap_rounds : bootstrap rounds of the leaderboard's intervals.
     explore : uniform share of active matchmaking.
     secure_cookies, hsts : set when served over HTTPS.
+    live : path of a models file (``_live_config``): live mode, where ``/`` takes the voter's
+        prompt and streams two models' answers from OpenAI-compatible endpoints (``_live``).
     """
 
     db: str = "sqlite:///arena.sqlite"
@@ -52,6 +54,7 @@ class ArenaConfig:
     secure_cookies: bool = False
     hsts: bool = False
     battle_max_age: float = 3600.0
+    live: str | None = None
 
     def __post_init__(self) -> None:
         if self.k not in (2, 3, 4):
@@ -61,6 +64,8 @@ class ArenaConfig:
                 f"matchmaking must be 'active' or 'uniform', not {self.matchmaking!r}")
         if not 0.0 <= self.explore <= 1.0:
             raise PreflabError(f"explore must be in [0, 1], not {self.explore}")
+        if self.live and self.k != 2:
+            raise PreflabError(f"live mode streams two answers per battle; use k=2, not {self.k}")
         for host in self.image_hosts:
             if not host.startswith("https://") and not host.startswith("http://"):
                 raise PreflabError(f"image host {host!r} must be an origin like https://cdn.x.org")

@@ -62,18 +62,40 @@ def arena() -> None:
 @click.option("--trusted-proxy", "trusted_proxies", multiple=True,
               help="Reverse-proxy IP whose X-Forwarded-For gives the client IP for rate limits "
                    "(repeatable).")
+@click.option("--live", "live", type=click.Path(dir_okay=False), default=None,
+              help="Live mode: voters type prompts, two models from this TOML file of "
+                   "OpenAI-compatible endpoints answer, both answers stream in (format "
+                   "below). Example: --live models.toml")
 @handle_errors
 def serve(db: str | None, host: str, port: int, workers: int, demo: bool, k: int,
           matchmaking: str, admin_token: str | None, rate_limit: int, rate_limit_ip: int,
           image_roots: tuple[str, ...], image_hosts: tuple[str, ...], sqlite_synchronous: str,
           bootstrap_rounds: int, secure_cookies: bool, title: str,
-          trusted_proxies: tuple[str, ...]) -> None:
+          trusted_proxies: tuple[str, ...], live: str | None) -> None:
     """Serve the arena: / to vote, /leaderboard for the live board.
+
+    \b
+    Live mode (--live models.toml): voters type a prompt, two models answer, both answers
+    stream in, then the same blind vote. The models file (API keys come from the
+    environment, never from the file; optional [live] section: timeout, max_prompt_chars,
+    max_answer_chars, rate_limit, rate_limit_ip, max_concurrent, update_interval):
+      [[model]]
+      name = "llama-3.1-8b"
+      base_url = "http://127.0.0.1:8001/v1"
+      model = "meta-llama/Llama-3.1-8B-Instruct"
+      api_key_env = ""
+      params = { temperature = 0.7, max_tokens = 1024 }
+      [[model]]
+      name = "gpt-4o-mini"
+      base_url = "https://api.openai.com/v1"
+      model = "gpt-4o-mini"
+      api_key_env = "OPENAI_API_KEY"
 
     \b
     Example:
       preflab arena serve --demo
       preflab arena serve --db postgresql://arena@localhost/arena --workers 2 --port 8080
+      preflab arena serve --live models.toml --db sqlite:///live.sqlite
     """
     import uvicorn
 
@@ -82,12 +104,17 @@ def serve(db: str | None, host: str, port: int, workers: int, demo: bool, k: int
     from preflab.arena._tables import demo_responses, load_file
 
     url = db or (demo_db() if demo else DEFAULT_DB)
+    if live is not None:  # check the models file (and its keys) before anything starts
+        from preflab.arena._live_config import load_live_config
+        live = str(Path(live).resolve())
+        models = load_live_config(live).models
+        console.print(f"live mode: {len(models)} models from {live}")
     config = ArenaConfig(
         db=url, k=k, matchmaking=matchmaking, admin_token=admin_token, rate_limit=rate_limit,
         rate_limit_ip=rate_limit_ip, image_roots=tuple(str(Path(r).resolve()) for r in image_roots),
         image_hosts=image_hosts, sqlite_synchronous=sqlite_synchronous,
         bootstrap_rounds=bootstrap_rounds, secure_cookies=secure_cookies, hsts=secure_cookies,
-        title=title)
+        title=title, live=live)
     store = Store(url, sqlite_synchronous=sqlite_synchronous)
     if demo and store.counts()["responses"] == 0:
         n = load_file(store, demo_responses())
