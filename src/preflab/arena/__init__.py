@@ -10,6 +10,10 @@ Own content and database::
     preflab arena serve --db sqlite:///arena.sqlite --workers 2 --admin-token $TOKEN
     preflab arena export -o votes.parquet --db sqlite:///arena.sqlite   # then: preflab rank
 
+Live mode (voters type prompts; two OpenAI-compatible endpoints answer, both stream in)::
+
+    preflab arena serve --live models.toml --db sqlite:///live.sqlite
+
 Pages: ``/`` (vote; keys 1-4 or A/B/T/X, K-wise with ``--k 3|4``), ``/leaderboard`` (live
 Bradley-Terry board with bootstrap intervals), ``/leaderboard.json``; admin
 ``/admin/load|export|reset`` with ``Authorization: Bearer <token>``.
@@ -21,6 +25,13 @@ from __future__ import annotations
 try:
     from preflab.arena._app import app_from_env, create_app
     from preflab.arena._config import ArenaConfig
+    from preflab.arena._live_config import (
+        LiveConfig,
+        LiveModel,
+        LiveSettings,
+        live_config_from_dict,
+        load_live_config,
+    )
     from preflab.arena._matchmaking import choose_models, pair_weights
     from preflab.arena._rating import Board, PairCounts, bt_newton, fit_board
     from preflab.arena._store import BattleUsed, Store
@@ -38,6 +49,9 @@ __all__ = [
     "ArenaConfig",
     "BattleUsed",
     "Board",
+    "LiveConfig",
+    "LiveModel",
+    "LiveSettings",
     "PairCounts",
     "Store",
     "app_from_env",
@@ -47,7 +61,9 @@ __all__ = [
     "create_app",
     "demo_responses",
     "fit_board",
+    "live_config_from_dict",
     "load_file",
+    "load_live_config",
     "pair_weights",
     "rankings_table",
     "response_rows",

@@ -368,7 +368,9 @@ def add_live_routes(app: FastAPI, state: ArenaApp, live: LiveConfig | None = Non
                         yield sse("failed", {"message": msg})
                         return
                     else:
-                        yield sse("delta", {"slot": item.slot, "html": _html(item)})
+                        html = (_html(item) if len(item.text) < 2000  # else off the loop
+                                else await run_in_threadpool(_html, item))
+                        yield sse("delta", {"slot": item.slot, "html": html})
                         if item.done:
                             texts[item.slot] = item.text
             battle = await run_in_threadpool(finish, store, live_id, rec, models, texts)

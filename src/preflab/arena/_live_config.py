@@ -9,7 +9,8 @@
     rate_limit = 10                 # generations per minute per voter (0: no limit)
     rate_limit_ip = 60              # generations per minute per client IP (0: no limit)
     max_concurrent = 16             # battles generating at once, per worker process
-    update_interval = 0.1           # seconds between re-renders of a streaming answer
+    update_interval = 0.1           # min seconds between re-renders of a streaming answer
+                                    # (longer answers: len/20000 s; 0: every piece)
 
     [[model]]
     name = "llama-3.1-8b"           # shown after the vote; the name in votes and leaderboard
