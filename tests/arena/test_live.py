@@ -312,6 +312,45 @@ def test_stream_reaches_the_client_incrementally(sqlite_url: str, tmp_path: Path
             assert "<code>code</code>" in [d for k, d in seen if k == "delta"][-1]["html"]
 
 
+def test_leaving_mid_stream_cancels_and_voids(sqlite_url: str, tmp_path: Path) -> None:
+    """A voter who closes the page mid-answer stops the calls; the battle is void."""
+    import time
+
+    import sqlalchemy as sa
+
+    from preflab.arena._store import meta_t
+
+    hold = threading.Event()
+    with FakeOpenAI(reply=answer, stream_chunk_chars=10, hold=hold, hold_after=3) as server:
+        toml = models_toml(tmp_path / "m.toml", {"alpha": server.url, "bravo": server.url})
+        config = ArenaConfig(db=sqlite_url, rate_limit=0, rate_limit_ip=0, live=str(toml))
+        with live_server(config, []) as (base, store), httpx.Client(base_url=base) as http:
+            csrf = re.search(r'name="csrf" value="([^"]+)"', http.get("/").text)
+            assert csrf
+            loc = http.post("/live/battle", data={"csrf": csrf.group(1), "prompt": "go"},
+                            headers={"origin": base}).headers["location"]
+            stream = loc.replace("/live/b/", "/live/stream/")
+            with http.stream("GET", stream, timeout=30) as r:
+                first = next(k for k, _ in read_sse(r.iter_lines()))
+            assert first == "delta"  # then the page went away
+            hold.set()
+
+            def record() -> dict[str, Any]:
+                with store.read() as c:
+                    values = c.execute(sa.select(meta_t.c.value)
+                                       .where(meta_t.c.key.startswith("live:"))).scalars()
+                    return dict(json.loads(next(iter(values))))
+
+            deadline = time.monotonic() + 20  # a wait for the server to notice, not a timing
+            while record()["status"] == "running" and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert record()["status"] == "failed"
+            assert "connection closed before both answers" in record()["message"]
+            assert store.counts()["battles"] == 0
+            with http.stream("GET", stream, timeout=30) as r:
+                assert [k for k, _ in read_sse(r.iter_lines())] == ["failed"]
+
+
 BAD_FILES = [
     ('[[model]]\nname = "a"\nbase_url = "http://x/v1"\nmodel = "m"\n', "models.toml", "model",
      "at least two models"),

@@ -97,8 +97,10 @@ def claim(store: Store, live_id: str) -> dict[str, Any] | None:
 
 
 def fail(store: Store, live_id: str, message: str) -> None:
-    """Mark a live battle failed (shown again on reload; never becomes a battle)."""
+    """Mark a live battle failed (shown again on reload) unless it was completed."""
     rec = get_record(store, live_id) or {}
+    if rec.get("status") == "done":  # the page left while the answers were being stored
+        return
     rec.update(status="failed", message=message)
     store.set_meta(_key(live_id), json.dumps(rec))
 
