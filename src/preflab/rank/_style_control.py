@@ -18,8 +18,9 @@ This is FastChat's ``compute_style_control`` / ``compute_bootstrap_style_control
 [LMArenaStyle24]_; that code minimises with L-BFGS-B (at most 100 iterations) from zero for
 every bootstrap round. Here the ``(n_models + n_features)``-dimensional problem is solved by
 Newton's method with the Hessian accumulated per *pair* (bincounts over battle → pair, so each
-iteration is a few vectorised passes over the battles and one small dense solve), and each
-bootstrap round starts from the full-data fit, so it converges in two or three steps.
+iteration is a few vectorised passes over the battles and one small dense solve). Bootstrap
+rounds start from the full-data fit and take chord steps with its factorised Hessian, many
+rounds per pass over the battles (:mod:`preflab.rank._style_bootstrap`).
 
 Bootstrap rounds resample battles with replacement (multinomial counts per battle, as FastChat's
 ``np.random.randint`` rows); percentile intervals. ``intervals="sandwich"`` gives Wald intervals
@@ -178,18 +179,6 @@ def _loss(theta: FloatArray, d: StyleDesign, w: FloatArray, reg: float) -> float
     return float(ll.sum() + 0.5 * reg * theta @ theta)
 
 
-def _gradient(theta: FloatArray, d: StyleDesign, w: FloatArray, reg: float) -> FloatArray:
-    """Gradient of the penalised log-likelihood alone (a third of the Hessian's cost)."""
-    n, k = len(d.models), len(d.pairs)
-    _, _, res = _pieces(theta, d, w)
-    res_k = bincount(d.pair_id, res, k)
-    g = np.empty_like(theta)
-    g[:n] = ALPHA * (bincount(d.pairs[:, 0], res_k, n) - bincount(d.pairs[:, 1], res_k, n))
-    g[n:] = d.x.T @ res
-    out: FloatArray = g - reg * theta
-    return out
-
-
 def _grad_hess(theta: FloatArray, d: StyleDesign, w: FloatArray, reg: float,
                v_override: FloatArray | None = None, p_at: FloatArray | None = None
                ) -> tuple[FloatArray, FloatArray]:
@@ -279,30 +268,6 @@ def _bt_start(d: StyleDesign, w: FloatArray) -> FloatArray:
     return np.concatenate([s / ALPHA, np.zeros(d.x.shape[1])])
 
 
-def _bootstrap_round(theta: FloatArray, p_hat: FloatArray, d: StyleDesign, w: FloatArray,
-                     reg: float, tol: float = 5e-3) -> FloatArray:
-    """Refit on reweighted battles from the full-data optimum: one Newton step with the
-    Hessian at the start (its probabilities ``p_hat`` are shared by all rounds), then chord
-    steps (gradient only, same factorised Hessian), which contract the error by the small
-    relative change of the Hessian (measured at 100k battles: Newton step 9e-2, then chord
-    steps 3e-3, 2e-4, 1e-5, 8e-7: a factor ~0.07 each). Stopping after a chord step below
-    ``tol`` = 5e-3 (log10 units; typically one chord step) leaves an error of ~0.07 times that
-    step (measured over 30 rounds at 100k battles: median 0.08, max 0.22 rating point per
-    replicate), which adds a variance of ~0.01 point² to a bootstrap spread of ~100 point²:
-    far below the Monte-Carlo error of bootstrap bounds (≥ 1 point even at 1M battles and 100
-    rounds) and comparable to FastChat's own early-stopping error. Falls back to damped Newton
-    in the rare round where the chord steps do not converge."""
-    g, h = _grad_hess(theta, d, w, reg, p_at=p_hat)
-    factor = cho_factor(h)
-    th: FloatArray = theta + cho_solve(factor, g)
-    for _ in range(30):
-        step = cho_solve(factor, _gradient(th, d, w, reg))
-        th = th + step
-        if float(np.max(np.abs(step))) < tol:
-            return th
-    return fit_contextual(d, weights=w, init=theta, reg=reg)
-
-
 def _sandwich_cov(theta: FloatArray, d: StyleDesign, reg: float) -> FloatArray:
     n = len(d.models)
     _, p, res = _pieces(theta, d, d.w)
@@ -380,7 +345,8 @@ def fit_style_control(
         from preflab.rank._style_bootstrap import style_bootstrap
 
         p_hat = _pieces(theta, d, d.w)[1]
-        boot = style_bootstrap(d, theta, p_hat, reg, n_bootstrap, rng, n_jobs=n_jobs,
+        _, h = _grad_hess(theta, d, d.w, reg, p_at=p_hat)
+        boot = style_bootstrap(d, theta, p_hat, h, reg, n_bootstrap, rng, n_jobs=n_jobs,
                                progress=progress)
         scaled = to_scale(ALPHA * boot[:, :n], d.models, scale=scale, anchor=anchor)
         q = [50 * (1 - level), 50 * (1 + level)]
