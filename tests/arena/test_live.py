@@ -351,6 +351,63 @@ def test_leaving_mid_stream_cancels_and_voids(sqlite_url: str, tmp_path: Path) -
                 assert [k for k, _ in read_sse(r.iter_lines())] == ["failed"]
 
 
+def _collect(body: bytes, ctype: str = "text/event-stream", status: int = 200,
+             ) -> tuple[list[str] | str, dict[str, Any]]:
+    """Run ``stream_answer`` against a canned HTTP answer; (pieces or error, request seen)."""
+    import asyncio
+    import os
+
+    from preflab.arena._live_client import GenerationError, stream_answer
+    from preflab.arena._live_config import LiveModel
+
+    seen: dict[str, Any] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen["url"] = str(request.url)
+        seen["auth"] = request.headers.get("authorization")
+        seen["body"] = json.loads(request.content)
+        return httpx.Response(status, content=body, headers={"content-type": ctype})
+
+    model = LiveModel(name="alpha", base_url="http://fake/v1", model="id-alpha",
+                      api_key_env="PREFLAB_TEST_LIVE_KEY", system="Be brief.",
+                      params={"temperature": 0.5})
+
+    async def run() -> list[str] | str:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+            try:
+                return [p async for p in stream_answer(client, model, "hi", timeout=5)]
+            except GenerationError as exc:
+                return str(exc)
+
+    os.environ["PREFLAB_TEST_LIVE_KEY"] = "k-123"
+    try:
+        return asyncio.run(run()), seen
+    finally:
+        del os.environ["PREFLAB_TEST_LIVE_KEY"]
+
+
+def test_stream_protocol_details() -> None:
+    chunk = 'data: {"choices": [{"delta": {"content": "%s"}, "finish_reason": %s}]}\n\n'
+    body = (": keep-alive\n\n" + chunk % ("Hel", "null") + "event: x\nid: 3\n"
+            + chunk % ("lo", "null") + chunk % ("", '"stop"') + "data: [DONE]\n\n")
+    pieces, seen = _collect(body.encode())
+    assert pieces == ["Hel", "lo"]
+    assert seen["url"] == "http://fake/v1/chat/completions"
+    assert seen["auth"] == "Bearer k-123"  # the key from api_key_env, at call time
+    assert seen["body"] == {"temperature": 0.5, "model": "id-alpha", "stream": True,
+                            "messages": [{"role": "system", "content": "Be brief."},
+                                         {"role": "user", "content": "hi"}]}
+    # no [DONE] but a finish_reason: complete; neither: cut
+    assert _collect((chunk % ("a", '"stop"')).encode())[0] == ["a"]
+    assert "mid-answer" in _collect((chunk % ("a", "null")).encode())[0]
+    # a server that ignores stream and sends one completion
+    whole = json.dumps({"choices": [{"message": {"content": "all at once"}}]}).encode()
+    assert _collect(whole, ctype="application/json")[0] == ["all at once"]
+    assert "error while answering" in _collect(b'data: {"error": {"message": "x"}}\n\n')[0]
+    assert "malformed" in _collect(b"data: {not json\n\n")[0]
+    assert "HTTP 429 (is rate-limiting" in _collect(b"{}", status=429)[0]
+
+
 BAD_FILES = [
     ('[[model]]\nname = "a"\nbase_url = "http://x/v1"\nmodel = "m"\n', "models.toml", "model",
      "at least two models"),
@@ -404,6 +461,59 @@ def test_cli_refuses_a_bad_models_file_before_serving(tmp_path: Path) -> None:
     good = models_toml(tmp_path / "good.toml", {"a": "http://x/v1", "b": "http://x/v1"})
     res = CliRunner().invoke(arena, ["serve", "--live", str(good), "--k", "3"])
     assert res.exit_code == 1 and "k=2" in res.output
+
+
+def test_cli_serve_live_with_two_workers(tmp_path: Path) -> None:
+    """`preflab arena serve --live` end to end: 2 workers, a key from the environment."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with FakeOpenAI(reply=answer) as server:
+        toml = models_toml(tmp_path / "m.toml", {"alpha": server.url, "bravo": server.url},
+                           extra='api_key_env = "PREFLAB_TEST_LIVE_KEY"')
+        toml.write_text(toml.read_text().replace('api_key_env = ""\n', ""), encoding="utf-8")
+        port = free_port()
+        db = f"sqlite:///{tmp_path / 'live.sqlite'}"
+        env = {**os.environ, "PREFLAB_TEST_LIVE_KEY": "k-123"}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "preflab", "arena", "serve", "--live", str(toml), "--db", db,
+             "--port", str(port), "--workers", "2"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    page = httpx.get(base + "/", timeout=2)
+                    break
+                except httpx.HTTPError:
+                    assert time.monotonic() < deadline and proc.poll() is None, "no server"
+                    time.sleep(0.2)
+            with httpx.Client(base_url=base, cookies=page.cookies, timeout=30) as http:
+                csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+                assert csrf
+                loc = http.post("/live/battle", data={"csrf": csrf.group(1), "prompt": "hi"},
+                                headers={"origin": base}).headers["location"]
+                with http.stream("GET", loc.replace("/live/b/", "/live/stream/")) as r:
+                    got = list(read_sse(r.iter_lines()))
+                assert got[-1][0] == "done", got
+                reveal = http.post("/vote", data={"token": got[-1][1]["token"],
+                                                  "csrf": csrf.group(1), "choice": "tie"})
+                assert sorted(re.findall(r'class="model">([^<]+)<', reveal.text)) == \
+                    ["alpha", "bravo"]
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+    out = tmp_path / "votes.parquet"
+    res = CliRunner().invoke(arena, ["export", "-o", str(out), "--db", db])
+    assert res.exit_code == 0, res.output
+    assert [r["winner"] for r in pq.read_table(out).to_pylist()] == ["tie"]
 
 
 def test_without_live_nothing_changes(client: TestClient) -> None:
