@@ -548,6 +548,7 @@ def test_live_battle_in_chromium(sqlite_url: str, tmp_path: Path, artifacts_dir:
             driver.get(base + "/")
             box = wait.until(ec.presence_of_element_located((By.ID, "live-prompt")))
             box.send_keys("Say something **bold**.")
+            driver.save_screenshot(str(artifacts_dir / "arena_live_prompt.png"))
             form = driver.find_element(By.ID, "live-form")
             driver.find_element(By.ID, "live-send").click()
             wait.until(detached(form))
