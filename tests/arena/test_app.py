@@ -11,7 +11,6 @@ import pyarrow.parquet as pq
 import pytest
 from arena_helpers import BASE, form_fields, make_client, make_rows
 from fastapi.testclient import TestClient
-from itsdangerous import URLSafeTimedSerializer
 
 from preflab.arena import comparisons_table, rankings_table
 
@@ -46,7 +45,7 @@ def test_reload_shows_same_battle_and_skip_gives_new(client: TestClient) -> None
     again = form_fields(client.get("/").text)
     store = client.app.state.arena.store  # type: ignore[attr-defined]
     assert store.counts()["battles"] == 1  # reloading does not reroll the models
-    ids = {URLSafeTimedSerializer("x").loads_unsafe(f["token"])[1][0] for f in (first, again)}
+    ids = {f["token"].split(".")[0] for f in (first, again)}  # battle id . time . MAC
     assert len(ids) == 1  # the same battle id in both tokens
     r = client.post("/skip", data=first, follow_redirects=False)
     assert r.status_code == 303

@@ -6,13 +6,15 @@ keyboard voting and leaderboard refresh.  Admin endpoints live in ``_admin``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import mimetypes
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -24,9 +26,10 @@ from starlette.concurrency import run_in_threadpool
 from preflab.arena._admin import add_admin_routes
 from preflab.arena._config import ArenaConfig
 from preflab.arena._engine import Arena
+from preflab.arena._history import Seen
+from preflab.arena._raw import Limits, RateLimited
 from preflab.arena._render import render_markdown
 from preflab.arena._security import (
-    RateLimiter,
     SecurityHeaders,
     Signer,
     content_security_policy,
@@ -41,7 +44,9 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".avif"}
 SLOT_LABELS = "ABCD"
 
 _env = Environment(loader=PackageLoader("preflab.arena", "templates"),
-                   autoescape=select_autoescape(["html"]))
+                   autoescape=select_autoescape(["html"]), auto_reload=False)
+T = TypeVar("T")
+MAX_FORM = 64 * 1024
 
 
 class ArenaApp:
@@ -53,9 +58,6 @@ class ArenaApp:
         self.store = self.arena.store
         self.signer = Signer(config.secret or self.store.shared_secret(),
                              battle_max_age=config.battle_max_age)
-        # separate windows for votes and for new battles (each vote also opens a battle)
-        self.limits = {kind: (RateLimiter(config.rate_limit), RateLimiter(config.rate_limit_ip))
-                       for kind in ("vote", "battle")}
         self.roots = [Path(r).resolve() for r in config.image_roots]
 
     def page(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
@@ -68,13 +70,33 @@ class ArenaApp:
             resp.headers["retry-after"] = "60"
         return resp
 
-    def limited(self, request: Request, voter: str, kind: str = "vote") -> bool:
-        """Count one ``kind`` event for this voter and client IP; True when over a limit."""
+    def limits_for(self, request: Request, voter: str, kind: str = "vote") -> Limits:
+        """The rate counters one ``kind`` event bumps: this voter's and this client IP's.
+
+        Votes and new battles have separate windows (each vote also opens a battle).  The
+        counters live in the database, so the limits hold across workers (``_raw``).
+        """
         ip = request.client.host if request.client else "unknown"
-        by_voter, by_ip = self.limits[kind]
-        ok_v, _ = by_voter.allow(voter)
-        ok_ip, _ = by_ip.allow(ip)
-        return not (ok_v and ok_ip)
+        out = []
+        if self.config.rate_limit > 0:
+            out.append((f"{kind}:voter:{voter}", self.config.rate_limit))
+        if self.config.rate_limit_ip > 0:
+            out.append((f"{kind}:ip:{ip}", self.config.rate_limit_ip))
+        return tuple(out)
+
+    def limited(self, request: Request, voter: str, kind: str = "vote") -> bool:
+        """Count one ``kind`` event now (its own small commit); True when over a limit."""
+        try:
+            self.store.count_events(self.limits_for(request, voter, kind)).result()
+        except RateLimited:
+            return True
+        return False
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """A quick blocking database call: inline on SQLite, in a thread on PostgreSQL."""
+        if self.store.raw.sqlite:
+            return fn(*args)
+        return await run_in_threadpool(fn, *args)
 
     def slot_view(self, battle: Battle, token: str) -> list[dict[str, Any]]:
         """What the page shows per slot: label, sanitized HTML, image URL; never model names."""
@@ -105,6 +127,26 @@ def _is_url(value: str) -> bool:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+async def small_form(request: Request) -> dict[str, str] | None:
+    """The fields of a small form post (``None`` when over ``MAX_FORM`` bytes).
+
+    URL-encoded bodies (what the vote forms send) are parsed directly; anything else goes
+    through Starlette's form parser.
+    """
+    ctype = request.headers.get("content-type", "")
+    if not ctype.startswith("application/x-www-form-urlencoded"):
+        form = await request.form()
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+    body = await request.body()
+    if len(body) > MAX_FORM:
+        return None
+    try:
+        fields = parse_qs(body.decode("latin-1"), max_num_fields=32)
+    except ValueError:  # more fields than any arena form has
+        return None
+    return {k: v[0] for k, v in fields.items()}
 
 
 def _same_origin(request: Request) -> bool:
@@ -139,29 +181,33 @@ def create_app(config: ArenaConfig) -> FastAPI:
         return resp
 
     def check_post(request: Request, csrf: str) -> tuple[str | None, Response | None]:
+        """The voter of a genuine same-origin form post (rate limits count at the write)."""
         voter = state.signer.voter_from_cookie(request.cookies.get(VOTER_COOKIE))
         if not _same_origin(request) or not state.signer.check_csrf(csrf, voter):
             return None, state.error(403, "This form expired or did not come from this arena. "
                                           "Reload the page and vote again.")
         assert voter is not None
-        if state.limited(request, voter):
-            return None, state.error(429, "Too many votes in a minute. Take a short break.")
         return voter, None
 
+    too_many_votes = "Too many votes in a minute. Take a short break."
+
     @app.get("/", response_class=HTMLResponse)
-    def vote_page(request: Request) -> Response:
+    async def vote_page(request: Request) -> Response:
         voter, new = voter_of(request)
         cutoff = time.time() - config.battle_max_age + 60
-        history = [] if new else state.store.battles_of(voter)
-        battle = next((b for b in reversed(history)
-                       if b.status == "open" and b.created > cutoff), None)
+        seen, battle = (Seen(""), None) if new else await state.call(state.arena.seen, voter)
+        if battle is not None and (battle.status != "open" or battle.created <= cutoff):
+            battle = None  # show the newest battle again only while it is open and fresh
         if battle is None:
-            if state.limited(request, voter, "battle"):
+            plan = state.arena.plan_battle(seen)
+            if plan is None:
+                empty = not state.arena.catalog().models
+                return with_cookie(state.page("done.html", empty=empty), voter, new)
+            limits = state.limits_for(request, voter, "battle")
+            try:
+                battle = await asyncio.wrap_future(state.store.submit_battle(voter, *plan, limits))
+            except RateLimited:
                 return with_cookie(state.error(429, "Too many battles in a minute."), voter, new)
-            battle = state.arena.next_battle(voter, history)
-        if battle is None:
-            empty = not state.arena.catalog().models
-            return with_cookie(state.page("done.html", empty=empty), voter, new)
         token = state.signer.battle_token(battle.id, voter)
         resp = state.page(
             "vote.html", token=token, csrf=state.signer.csrf_token(voter),
@@ -179,21 +225,28 @@ def create_app(config: ArenaConfig) -> FastAPI:
         return battle
 
     @app.post("/vote", response_class=HTMLResponse)
-    def vote(request: Request, token: str = Form(""), csrf: str = Form(""),
-             choice: str = Form("")) -> Response:
-        voter, err = check_post(request, csrf)
+    async def vote(request: Request) -> Response:
+        form = await small_form(request)
+        if form is None:
+            return state.error(413, "That form is too large.")
+        voter, err = check_post(request, form.get("csrf", ""))
         if err is not None:
             return err
         assert voter is not None
+        choice = form.get("choice", "")
         if choice not in CHOICES:
             return state.error(400, "Choose A, B, tie or both bad.")
-        battle_id = state.signer.battle_from_token(token, voter)
+        battle_id = state.signer.battle_from_token(form.get("token"), voter)
         if battle_id is None:
             return state.error(403, "This battle token is not valid for you (or it expired).")
+        limits = state.limits_for(request, voter)
         try:
-            battle = state.store.record_vote(battle_id, voter, CHOICES[choice])
+            battle = await asyncio.wrap_future(
+                state.store.submit_vote(battle_id, voter, CHOICES[choice], limits))
         except BattleUsed as exc:
             return state.error(409, str(exc).capitalize() + ".")
+        except RateLimited:
+            return state.error(429, too_many_votes)
         return reveal(battle, choice=choice)
 
     @app.post("/rank", response_class=HTMLResponse)
@@ -215,10 +268,14 @@ def create_app(config: ArenaConfig) -> FastAPI:
                 return state.error(400, f"Give response {SLOT_LABELS[slot]} a place from 1 to {k}.")
             places.setdefault(int(raw), []).append(slot)
         order = [places[p] for p in sorted(places)]
+        limits = state.limits_for(request, voter)
         try:
-            battle = await run_in_threadpool(state.store.record_ranking, battle_id, voter, order)
+            battle = await asyncio.wrap_future(
+                state.store.submit_ranking(battle_id, voter, order, limits))
         except BattleUsed as exc:
             return state.error(409, str(exc).capitalize() + ".")
+        except RateLimited:
+            return state.error(429, too_many_votes)
         return reveal(battle, order=order)
 
     def reveal(battle: Battle, *, choice: str | None = None,
@@ -240,9 +297,11 @@ def create_app(config: ArenaConfig) -> FastAPI:
         if isinstance(found, Response):
             return found
         try:
-            state.store.skip(found.id, voter)
+            state.store.submit_skip(found.id, voter, state.limits_for(request, voter)).result()
         except BattleUsed as exc:
             return state.error(409, str(exc).capitalize() + ".")
+        except RateLimited:
+            return state.error(429, too_many_votes)
         return RedirectResponse("/", status_code=303)
 
     @app.get("/img/{token}/{slot}")

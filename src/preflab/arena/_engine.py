@@ -17,7 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from preflab.arena._config import ArenaConfig
-from preflab.arena._matchmaking import choose_models
+from preflab.arena._history import Seen, VoterHistory
+from preflab.arena._matchmaking import choose_models, pair_weights
 from preflab.arena._rating import Board, PairCounts, fit_board
 from preflab.arena._store import Battle, Store
 
@@ -32,6 +33,7 @@ class Catalog:
     models: tuple[str, ...]
     prompts: dict[str, frozenset[int]]  # prompt_id -> model indices
     together: NDArray[np.int64]  # (m, m) number of prompts both models answered
+    index: dict[str, int]  # model -> index
 
     @classmethod
     def build(cls, rows: list[tuple[int, str, str]], version: str) -> Catalog:
@@ -45,7 +47,8 @@ class Catalog:
             ids = np.fromiter(ms, dtype=np.int64)
             together[np.ix_(ids, ids)] += 1
         np.fill_diagonal(together, 0)
-        return cls(version, models, {p: frozenset(s) for p, s in prompts.items()}, together)
+        return cls(version, models, {p: frozenset(s) for p, s in prompts.items()}, together,
+                   index)
 
 
 class Arena:
@@ -65,6 +68,10 @@ class Arena:
         self._full: Board | None = None
         self._full_key: tuple[object, ...] = ()
         self._full_at = 0.0
+        self.history = VoterHistory(self.store.battle_rows)
+        # matchmaking inputs derived from the fast board, rebuilt when it is refitted
+        self._weights: tuple[object, ...] = ()
+        self._prompts_of: dict[tuple[str, frozenset[int]], list[str]] = {}
 
     # ---- content ----------------------------------------------------------------------
     def catalog(self) -> Catalog:
@@ -129,52 +136,73 @@ class Arena:
         return new
 
     # ---- matchmaking -----------------------------------------------------------------
-    def next_battle(self, voter: str, history: list[Battle] | None = None) -> Battle | None:
-        """Create the voter's next battle (``None``: nothing left to show this voter).
-
-        ``history`` is the voter's battles (:meth:`Store.battles_of`) when already read.
-        """
+    def seen(self, voter: str) -> tuple[Seen, Battle | None]:
+        """What ``voter`` was shown (cached, read incrementally) and their newest battle."""
         cat = self.catalog()
-        m = len(cat.models)
-        k = self.config.k
-        if m < k:
-            return None
-        index = {name: i for i, name in enumerate(cat.models)}
-        seen_sets: set[tuple[str, frozenset[int]]] = set()
-        seen_pairs = np.zeros((m, m), dtype=np.int64)
-        for b in self.store.battles_of(voter) if history is None else history:
-            ids = [index[x] for x in b.models if x in index]
-            seen_sets.add((b.prompt_id, frozenset(ids)))
-            if len(ids) == 2:
-                seen_pairs[ids[0], ids[1]] += 1
-                seen_pairs[ids[1], ids[0]] += 1
-        available = cat.together > seen_pairs
+        return self.history.refresh(voter, cat.version, cat.index, cat.together)
+
+    def _inputs(self, cat: Catalog) -> tuple[NDArray[np.float64] | None, ...]:
+        """Scores, standard errors, games and pair weights aligned to the catalog's models."""
         board = self.fast_board()
+        cached = self._weights
+        if cached and cached[0] is board and cached[1] == cat.version:
+            return cached[2:]  # type: ignore[return-value]
+        m = len(cat.models)
         bi = {name: i for i, name in enumerate(board.models)}
         sel = np.array([bi.get(name, -1) for name in cat.models])
         scores = np.where(sel >= 0, board.scores[sel], 0.0)
         se = np.where(sel >= 0, board.se[sel], 10.0)
         version, games_m = self._games
         games = games_m if version == cat.version and games_m.shape == (m, m) else None
+        weights = pair_weights(scores, se, games) if games is not None else None
+        self._weights = (board, cat.version, scores, se, games, weights)
+        return scores, se, games, weights
+
+    def plan_battle(self, seen: Seen) -> tuple[str, list[str]] | None:
+        """The next battle's prompt and models in display order (``None``: nothing left)."""
+        cat = self.catalog()
+        k = self.config.k
+        if len(cat.models) < k:
+            return None
+        available = seen.available(cat.together)
+        scores, se, games, weights = self._inputs(cat)
         for _attempt in range(8):
             with self._lock:
                 rng = np.random.default_rng(self._rng.integers(2**63))
             chosen = choose_models(
                 available, k=k, mode=self.config.matchmaking, scores=scores, se=se, games=games,
-                together=cat.together > 0, explore=self.config.explore, rng=rng)
+                weights=weights, together=cat.together > 0, explore=self.config.explore,
+                rng=rng)
             if chosen is None:
                 return None
-            need = set(chosen)
-            prompts = [p for p, ms in cat.prompts.items() if need <= ms]
-            fresh = [p for p in prompts if (p, frozenset(chosen)) not in seen_sets]
+            fresh = [p for p in self._prompts(cat, frozenset(chosen))
+                     if (p, frozenset(chosen)) not in seen.sets]
             if fresh:
                 prompt_id = fresh[int(rng.integers(len(fresh)))]
-                return self.store.create_battle(voter, prompt_id, [cat.models[i] for i in chosen])
+                return prompt_id, [cat.models[i] for i in chosen]
             for x in chosen:  # every prompt of this set was seen: rule its pairs out
                 for y in chosen:
                     if x != y and k == 2:
                         available[x, y] = False
         return None
+
+    def _prompts(self, cat: Catalog, need: frozenset[int]) -> list[str]:
+        """Prompts every model in ``need`` answered (memoised per content version)."""
+        key = (cat.version, need)
+        found = self._prompts_of.get(key)
+        if found is None:
+            if len(self._prompts_of) > 50_000:
+                self._prompts_of.clear()
+            found = [p for p, ms in cat.prompts.items() if need <= ms]
+            self._prompts_of[key] = found
+        return found
+
+    def next_battle(self, voter: str) -> Battle | None:
+        """Create the voter's next battle (``None``: nothing left to show this voter)."""
+        plan = self.plan_battle(self.seen(voter)[0])
+        if plan is None:
+            return None
+        return self.store.create_battle(voter, *plan)
 
 
 def _align(board: Board | None, models: tuple[str, ...]) -> NDArray[np.float64] | None:

@@ -51,6 +51,7 @@ def choose_models(available: NDArray[np.bool_], *, k: int = 2, mode: str = "acti
                   scores: NDArray[np.float64] | None = None,
                   se: NDArray[np.float64] | None = None,
                   games: NDArray[np.float64] | None = None,
+                  weights: NDArray[np.float64] | None = None,
                   together: NDArray[np.bool_] | None = None, explore: float = 0.2,
                   rng: np.random.Generator | int | None = None) -> tuple[int, ...] | None:
     """Pick ``k`` model indices for the next battle, or ``None`` when nothing is available.
@@ -62,6 +63,8 @@ def choose_models(available: NDArray[np.bool_], *, k: int = 2, mode: str = "acti
     mode : ``"uniform"`` or ``"active"`` (see the module docstring).
     scores, se, games : current log-strengths, standard errors and (m, m) games per pair;
         needed for ``active``.
+    weights : :func:`pair_weights` of ``scores, se, games`` when already computed (the
+        server keeps them between refits).
     together : (m, m) bool, pairs that share at least one prompt with *some* further model;
         for K > 2 models are only added where all chosen models co-occur (defaults to
         ``available``).
@@ -78,7 +81,7 @@ def choose_models(available: NDArray[np.bool_], *, k: int = 2, mode: str = "acti
         return None
     uniform = np.full(len(idx_i), 1.0 / len(idx_i))
     if mode == "active" and scores is not None and se is not None and games is not None:
-        w_full = pair_weights(scores, se, games)
+        w_full = pair_weights(scores, se, games) if weights is None else weights
         w = w_full[idx_i, idx_j]
         total = float(w.sum())
         prob = (1 - explore) * (w / total) + explore * uniform if total > 0 else uniform

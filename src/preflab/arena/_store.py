@@ -12,6 +12,8 @@ Tables
                as each vote: per unordered pair ``(a < b)`` the counts of a-wins, b-wins,
                ties and both-bad ties.  The live leaderboard refits from these few rows.
 ``meta``       key/value: the signing secret shared by all workers, content version.
+``rate``       rate-limit counters per key and one-minute window, shared by all workers
+               (see ``_raw``).
 
 Durability: a vote is acknowledged only after its transaction commits.  SQLite runs in WAL
 mode with ``synchronous=FULL`` so each commit is fsynced to the WAL before the commit returns:
@@ -21,7 +23,8 @@ at checkpoints, so the last transactions can roll back after a power cut).  Writ
 start with ``BEGIN IMMEDIATE`` so concurrent workers queue on ``busy_timeout`` instead of
 failing with "database is locked" on a read-to-write upgrade.  Battles, votes and rankings
 are written through a per-process group commit (``_commit``): concurrent writes share one
-transaction and one fsync, and each request is answered only after that commit.
+transaction and one fsync, and each request is answered only after that commit.  Those hot
+writes, and the voter-history read, use the driver directly (``_raw``).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -41,6 +45,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from preflab._errors import DataError, PreflabError
 from preflab.arena._commit import GroupCommit
+from preflab.arena._raw import Limits, RawDB
 
 metadata = sa.MetaData()
 
@@ -69,6 +74,9 @@ battles_t = sa.Table(
     sa.Column("status", sa.String(8), nullable=False, default="open"),
     sa.Column("created", sa.Float, nullable=False),
 )
+# the voter's newest battles (history read on every page) come from one index range
+battles_voter_created = sa.Index("ix_arena_battles_voter_created", battles_t.c.voter,
+                                 battles_t.c.created)
 votes_t = sa.Table(
     "arena_votes", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -99,21 +107,30 @@ pair_stats_t = sa.Table(
     sa.Column("bothbad", sa.Integer, nullable=False, default=0),
 )
 
-OUTCOMES = ("a_wins", "b_wins", "ties", "bothbad")
+rate_t = sa.Table(
+    "arena_rate", metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("win", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("n", sa.Integer, nullable=False),
+)
 
-# Hot statements, built once (only their parameters change per request).
-_BATTLES_OF = (
-    sa.select(battles_t.c.id, battles_t.c.prompt_id, battles_t.c.models, battles_t.c.status,
-              battles_t.c.created)
-    .where(battles_t.c.voter == sa.bindparam("v")).order_by(battles_t.c.created))
-_CLOSE = (
-    battles_t.update()
-    .where(battles_t.c.id == sa.bindparam("b"), battles_t.c.voter == sa.bindparam("v"),
-           battles_t.c.status == "open")
-    .values(status=sa.bindparam("s"))
-    .returning(battles_t.c.prompt_id, battles_t.c.models, battles_t.c.created))
-_NEW_BATTLE = battles_t.insert()
-_NEW_VOTE = votes_t.insert()
+OUTCOMES = ("a_wins", "b_wins", "ties", "bothbad")
+Bumps = list[tuple[str, str, str]]
+
+# Hot statements: constant SQL text for the driver (``?`` placeholders, see ``RawDB.sql``).
+_BATTLES_SINCE = ("SELECT id, prompt_id, models, status, created FROM arena_battles "
+                  "WHERE voter = ? AND created > ? ORDER BY created")
+_CLOSE = ("UPDATE arena_battles SET status = ? WHERE id = ? AND voter = ? AND status = 'open' "
+          "RETURNING prompt_id, models, created")
+_NEW_BATTLE = ("INSERT INTO arena_battles (id, voter, prompt_id, models, status, created) "
+               "VALUES (?, ?, ?, ?, 'open', ?)")
+_NEW_VOTE = ("INSERT INTO arena_votes (battle_id, voter, prompt_id, model_a, model_b, winner, "
+             "tstamp) VALUES (?, ?, ?, ?, ?, ?, ?)")
+_NEW_RANKING = ("INSERT INTO arena_rankings (battle_id, voter, prompt_id, models, tstamp) "
+                "VALUES (?, ?, ?, ?, ?)")
+_BUMP = ("INSERT INTO arena_pair_stats (model_a, model_b, a_wins, b_wins, ties, bothbad) "
+         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (model_a, model_b) DO UPDATE SET "
+         + ", ".join(f"{k} = arena_pair_stats.{k} + excluded.{k}" for k in OUTCOMES))
 
 
 @lru_cache(maxsize=65536)
@@ -213,8 +230,10 @@ class Store:
         except sa.exc.DBAPIError:  # another worker created the tables at the same moment
             time.sleep(0.2)
             metadata.create_all(self.engine)
-        self._upserts: dict[tuple[str, ...], Any] = {}
-        self._group = GroupCommit(self.write, self._bump)
+        battles_voter_created.create(self.engine, checkfirst=True)  # databases made before it
+        self.raw = RawDB(self.engine, _begin_immediate)
+        self._group = GroupCommit(self.raw.write, self._bump, db_errors=self.raw.errors,
+                                  prelock=self.raw.prelock)
 
     def dispose(self) -> None:
         self._group.close()
@@ -301,12 +320,25 @@ class Store:
             return {r.model: dict(r._mapping) for r in c.execute(q)}
 
     # ---- battles ----------------------------------------------------------------------
-    def create_battle(self, voter: str, prompt_id: str, models: Sequence[str]) -> Battle:
+    def submit_battle(self, voter: str, prompt_id: str, models: Sequence[str],
+                      limits: Limits = ()) -> Future[Battle]:
+        """Store a new open battle; the future resolves once committed.
+
+        ``limits`` are rate counters to bump in the same transaction (``RateLimited`` if full).
+        """
         b = Battle(secrets.token_hex(16), voter, prompt_id, tuple(models), "open", time.time())
-        row = {"id": b.id, "voter": voter, "prompt_id": prompt_id,
-               "models": json.dumps(list(models)), "status": "open", "created": b.created}
-        self._group.run(lambda c, _bumps: c.execute(_NEW_BATTLE, row))
-        return b
+        params = (b.id, voter, prompt_id, json.dumps(list(models)), b.created)
+        sql = self.raw.sql(_NEW_BATTLE)
+
+        def write(c: Any, _bumps: Bumps) -> Battle:
+            self.raw.check_limits(c, limits)
+            c.execute(sql, params)
+            return b
+
+        return self._group.submit(write, tuple(k for k, _ in limits))
+
+    def create_battle(self, voter: str, prompt_id: str, models: Sequence[str]) -> Battle:
+        return self.submit_battle(voter, prompt_id, models).result()
 
     def get_battle(self, battle_id: str) -> Battle | None:
         with self.read() as c:
@@ -315,36 +347,39 @@ class Store:
             return None
         return Battle(r.id, r.voter, r.prompt_id, _models(r.models), r.status, r.created)
 
-    def open_battle(self, voter: str, newer_than: float) -> Battle | None:
-        """The voter's latest battle still open (shown again on reload instead of a new one)."""
-        with self.read() as c:
-            r = c.execute(
-                sa.select(battles_t)
-                .where(battles_t.c.voter == voter, battles_t.c.status == "open",
-                       battles_t.c.created > newer_than)
-                .order_by(battles_t.c.created.desc()).limit(1)).first()
-        if r is None:
-            return None
-        return Battle(r.id, r.voter, r.prompt_id, _models(r.models), r.status, r.created)
+    def battle_rows(self, voter: str, since: float) -> list[tuple[Any, ...]]:
+        """``(id, prompt_id, models JSON, status, created)`` of the voter's battles created
+        after ``since``, oldest first (one index range scan)."""
+        return self.raw.read(self.raw.sql(_BATTLES_SINCE), (voter, max(since, -1e300)))
 
-    def battles_of(self, voter: str) -> list[Battle]:
-        """Every battle this voter was shown, oldest first (one indexed query)."""
-        with self.read() as c:
-            return [Battle(str(r[0]), voter, str(r[1]), _models(r[2]), str(r[3]),
-                           float(r[4])) for r in c.execute(_BATTLES_OF, {"v": voter})]
+    def battles_of(self, voter: str, since: float = float("-inf")) -> list[Battle]:
+        """The battles this voter was shown (created after ``since``), oldest first."""
+        return [Battle(str(r[0]), voter, str(r[1]), _models(r[2]), str(r[3]), float(r[4]))
+                for r in self.battle_rows(voter, since)]
 
-    def _close(self, c: Connection, battle_id: str, voter: str, status: str) -> Battle:
+    def _close(self, c: Any, battle_id: str, voter: str, status: str) -> Battle:
         """Move an open battle of ``voter`` to ``status``; the condition admits one caller."""
-        r = c.execute(_CLOSE, {"b": battle_id, "v": voter, "s": status}).first()
+        r = c.execute(self.raw.sql(_CLOSE), (status, battle_id, voter)).fetchone()
         if r is None:
             raise BattleUsed("this battle was already voted on, skipped, or is not yours")
-        return Battle(battle_id, voter, r.prompt_id, _models(r.models), status,
-                      r.created)
+        return Battle(battle_id, voter, str(r[0]), _models(r[1]), status, float(r[2]))
+
+    def submit_skip(self, battle_id: str, voter: str, limits: Limits = ()) -> Future[Battle]:
+        def write(c: Any, _bumps: Bumps) -> Battle:
+            self.raw.check_limits(c, limits)
+            return self._close(c, battle_id, voter, "skipped")
+
+        return self._group.submit(write, tuple(k for k, _ in limits))
+
+    def count_events(self, limits: Limits) -> Future[None]:
+        """Count one event on each rate counter (``RateLimited`` when one is full)."""
+        return self._group.submit(lambda c, _bumps: self.raw.check_limits(c, limits),
+                                  tuple(k for k, _ in limits))
 
     def skip(self, battle_id: str, voter: str) -> None:
-        self._group.run(lambda c, _bumps: self._close(c, battle_id, voter, "skipped"))
+        self.submit_skip(battle_id, voter).result()
 
-    def _bump(self, c: Connection, bumps: list[tuple[str, str, str]]) -> None:
+    def _bump(self, c: Any, bumps: Bumps) -> None:
         """Add outcomes ``(first, second, outcome)`` to the unordered pairs' counts.
 
         Rows are updated in sorted key order so concurrent transactions on PostgreSQL take
@@ -357,71 +392,66 @@ class Store:
                 outcome = {"a_wins": "b_wins", "b_wins": "a_wins"}.get(outcome, outcome)
             cell = cells.setdefault((a, b), dict.fromkeys(OUTCOMES, 0))
             cell[outcome] += 1
+        sql = self.raw.sql(_BUMP)
         for (a, b), values in sorted(cells.items()):
-            changed = tuple(k for k in OUTCOMES if values[k])
-            c.execute(self._upsert(changed), {"a": a, "b": b, **values})
+            c.execute(sql, (a, b, *(values[k] for k in OUTCOMES)))
 
-    def _upsert(self, changed: tuple[str, ...]) -> Any:
-        """The pair-count upsert adding to the ``changed`` outcome columns (built once each)."""
-        stmt = self._upserts.get(changed)
-        if stmt is None:
-            ins = self._insert(pair_stats_t).values(
-                model_a=sa.bindparam("a"), model_b=sa.bindparam("b"),
-                **{k: sa.bindparam(k) for k in OUTCOMES})
-            stmt = ins.on_conflict_do_update(
-                index_elements=["model_a", "model_b"],
-                set_={k: pair_stats_t.c[k] + ins.excluded[k] for k in changed})
-            self._upserts[changed] = stmt
-        return stmt
-
-    def record_vote(self, battle_id: str, voter: str, winner: str) -> Battle:
-        """Close the battle and store a pairwise verdict; returns once committed.
+    def submit_vote(self, battle_id: str, voter: str, winner: str,
+                    limits: Limits = ()) -> Future[Battle]:
+        """Close the battle and store a pairwise verdict; the future resolves once committed.
 
         ``winner`` is ``model_a`` (left), ``model_b`` (right), ``tie`` or ``tie_bothbad``.
-        Raises :class:`BattleUsed` on a second vote: the conditional update admits only one.
-        The vote, the battle's status and the pair counts change in one transaction.
+        Fails with :class:`BattleUsed` on a second vote: the conditional update admits only
+        one.  The vote, the battle's status, the pair counts and the rate counters change in
+        one transaction.
         """
         outcome = {"model_a": "a_wins", "model_b": "b_wins", "tie": "ties",
                    "tie_bothbad": "bothbad"}[winner]
+        sql = self.raw.sql(_NEW_VOTE)
 
-        def write(c: Connection, bumps: list[tuple[str, str, str]]) -> Battle:
+        def write(c: Any, bumps: Bumps) -> Battle:
+            self.raw.check_limits(c, limits)
             b = self._close(c, battle_id, voter, "voted")
             if len(b.models) != 2:
                 raise BattleUsed("this battle asks for an ordering, not a pairwise vote")
             ma, mb = b.models
-            c.execute(_NEW_VOTE, {"battle_id": battle_id, "voter": voter,
-                                  "prompt_id": b.prompt_id, "model_a": ma, "model_b": mb,
-                                  "winner": winner, "tstamp": time.time()})
+            c.execute(sql, (battle_id, voter, b.prompt_id, ma, mb, winner, time.time()))
             bumps.append((ma, mb, outcome))
             return b
 
-        result: Battle = self._group.run(write)
-        return result
+        return self._group.submit(write, tuple(k for k, _ in limits))
 
-    def record_ranking(self, battle_id: str, voter: str, order: Sequence[Sequence[int]]) -> Battle:
-        """Store a K-wise ordering (groups of display slots, best first); returns once committed.
+    def record_vote(self, battle_id: str, voter: str, winner: str) -> Battle:
+        """:meth:`submit_vote`, waiting for the commit."""
+        return self.submit_vote(battle_id, voter, winner).result()
+
+    def submit_ranking(self, battle_id: str, voter: str, order: Sequence[Sequence[int]],
+                       limits: Limits = ()) -> Future[Battle]:
+        """Store a K-wise ordering (groups of display slots, best first) once committed.
 
         The pair counts get every implied pairwise outcome (full rank breaking): a model in an
         earlier group beats each model in a later one; models in one group tie.
         """
+        sql = self.raw.sql(_NEW_RANKING)
 
-        def write(c: Connection, bumps: list[tuple[str, str, str]]) -> Battle:
+        def write(c: Any, bumps: Bumps) -> Battle:
+            self.raw.check_limits(c, limits)
             b = self._close(c, battle_id, voter, "voted")
             slots = sorted(i for g in order for i in g)
             if slots != list(range(len(b.models))) or len(b.models) < 3:
                 raise BattleUsed("the ordering must place every response of the battle once")
             groups = [[b.models[i] for i in g] for g in order]
-            c.execute(rankings_t.insert().values(
-                battle_id=battle_id, voter=voter, prompt_id=b.prompt_id,
-                models=json.dumps(groups), tstamp=time.time()))
+            c.execute(sql, (battle_id, voter, b.prompt_id, json.dumps(groups), time.time()))
             for gi, g in enumerate(groups):
                 for x_i, x in enumerate(g):
                     bumps += [(x, y, "ties") for y in g[x_i + 1:]]
                     bumps += [(x, y, "a_wins") for later in groups[gi + 1:] for y in later]
             return b
 
-        result: Battle = self._group.run(write)
-        return result
+        return self._group.submit(write, tuple(k for k, _ in limits))
+
+    def record_ranking(self, battle_id: str, voter: str, order: Sequence[Sequence[int]]) -> Battle:
+        return self.submit_ranking(battle_id, voter, order).result()
 
     # ---- statistics and export -------------------------------------------------------
     def pair_stats(self) -> list[tuple[str, str, int, int, int, int]]:
