@@ -110,6 +110,26 @@ def test_sandwich_agrees_with_bootstrap(shared_data: Path) -> None:
                                ws, rtol=1e-6)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_blocked_pass_equals_plain_gradient_and_hessian(shared_data: Path, weighted: bool) -> None:
+    from preflab.rank._style_bootstrap import grad_hess_blocked, pair_blocks
+
+    d = style_design(load_battles(shared_data, "10k"))
+    rng = np.random.default_rng(2)
+    w = rng.choice([0.5, 1.0, 3.0], len(d.y)) if weighted else d.w
+    theta = rng.normal(0, 0.3, len(d.models) + d.x.shape[1])
+    pb = pair_blocks(d, block_rows=700)  # many blocks, some pairs alone in theirs
+    assert pb is not None and len(pb.rows) > 10
+    g1, h1 = grad_hess_blocked(theta, d, w, 0.5, ALPHA, pb)
+    g2, h2 = _grad_hess(theta, d, w, 0.5)
+    np.testing.assert_allclose(g1, g2, rtol=1e-10, atol=1e-8)
+    np.testing.assert_allclose(h1, h2, rtol=1e-10, atol=1e-8)
+    # an unsorted design has no blocks (the plain pass is used)
+    shuffled = type(d)(d.models, d.pairs, d.pair_id[::-1].copy(), d.y, d.w, d.x, d.features,
+                       d.mean, d.std)
+    assert pair_blocks(shuffled) is None
+
+
 def test_anchor_and_logit_scale(shared_data: Path) -> None:
     t = load_battles(shared_data, "10k")
     base = fit_style_control(t)
@@ -197,7 +217,7 @@ def test_bootstrap_replicates_equal_exact_refits(shared_data: Path, weighted: bo
     resample (measured: 0.04 at 10k battles); one chord step alone is far off (> 1 point)."""
     from scipy.linalg import cho_factor
 
-    from preflab.rank._style_bootstrap import _counts, _prep, replicates
+    from preflab.rank._style_bootstrap import _counts, pair_blocks, replicates
     from preflab.rank._style_control import _pieces
 
     t = load_battles(shared_data, "10k")
@@ -209,14 +229,16 @@ def test_bootstrap_replicates_equal_exact_refits(shared_data: Path, weighted: bo
     theta = fit_contextual(d)
     p_hat = _pieces(theta, d, d.w)[1]
     factor = cho_factor(_grad_hess(theta, d, d.w, 0.5, p_at=p_hat)[1])
-    prep = _prep(d, p_hat, ALPHA)
+    pb = pair_blocks(d)
+    assert pb is not None
+    res = d.w * (d.y - p_hat)
     cnt = _counts(np.random.default_rng(7), len(d.y), 8)
     exact = np.column_stack([fit_contextual(d, weights=d.w * cnt[b], init=theta, tol=1e-11)
                              for b in range(len(cnt))])
-    fast = replicates(d, prep, theta, factor, cnt, 0.5, ALPHA)
+    fast = replicates(d, pb, res, theta, factor, cnt, 0.5, ALPHA)
     err = 400 * np.abs(fast[:n] - exact[:n]).max(axis=0)  # rating points, per replicate
     assert err.max() < 0.1
     np.testing.assert_allclose(fast[n:], exact[n:], atol=1e-4)  # style coefficients
-    one_step = replicates(d, prep, theta, factor, cnt, 0.5, ALPHA, tol=np.inf)
+    one_step = replicates(d, pb, res, theta, factor, cnt, 0.5, ALPHA, tol=np.inf)
     assert (400 * np.abs(one_step[:n] - exact[:n]).max(axis=0)).max() > 1.0
 

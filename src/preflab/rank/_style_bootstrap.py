@@ -51,46 +51,95 @@ from preflab.rank._ratings import FloatArray, IntArray
 _JOB: dict[str, Any] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class _Prep:
-    """What every round shares: residuals at the full-data fit and the row blocks.
+Block = tuple[int, int, int, int, IntArray, IntArray]
 
-    ``res = w(y − p̂)``; ``xt``: the features transposed (n_features, n_battles);
-    ``blocks``: row ranges ``[lo, hi)`` holding whole pairs ``[k0, k1)`` (rows are sorted by
-    pair), with the pairs' first rows relative to ``lo`` and their lengths; ``scatter``:
-    (n_models, k) sparse, ``±α`` from a pair to its two models.
+
+@dataclass(frozen=True, slots=True)
+class PairBlocks:
+    """Row blocks of a design whose battles are sorted by pair (as :func:`style_design` makes).
+
+    ``rows``: ranges ``[lo, hi)`` of ~``block_rows`` battles holding the whole pairs
+    ``[k0, k1)``, with the pairs' first rows relative to ``lo`` and their lengths (so per-pair
+    sums are ``np.add.reduceat`` over a block that stays in cache); ``scatter``: (n_models, k)
+    sparse, ``+1`` to a pair's first model and ``−1`` to its second; ``xt``: the features
+    (n_features, n_battles), contiguous.
     """
 
-    res: FloatArray
-    xt: FloatArray
-    unit_w: bool
-    blocks: tuple[tuple[int, int, int, int, IntArray, IntArray], ...]
+    rows: tuple[Block, ...]
     scatter: Any
+    xt: FloatArray
 
 
-def _prep(d: Any, p_hat: FloatArray, alpha: float, block_rows: int = 8192) -> _Prep:
+def pair_blocks(d: Any, block_rows: int = 8192) -> PairBlocks | None:
+    """The row blocks of design ``d``, or ``None`` if its battles are not sorted by pair or a
+    pair has no battle."""
     k, nm = len(d.pairs), len(d.models)
     pid = d.pair_id
     starts = np.searchsorted(pid, np.arange(k + 1))
     if np.any(pid[1:] < pid[:-1]) or np.any(starts[1:] == starts[:-1]):
-        raise ModelError("the style bootstrap needs the design of style_design (battles "
-                         "sorted by pair, every pair present)")
-    blocks = []
+        return None
+    rows = []
     k0 = 0
     while k0 < k:
         k1 = int(np.searchsorted(starts, starts[k0] + block_rows, side="right")) - 1
         k1 = min(max(k1, k0 + 1), k)
         lo, hi = int(starts[k0]), int(starts[k1])
-        blocks.append((lo, hi, k0, k1, (starts[k0:k1] - lo).astype(np.intp),
-                       np.diff(starts[k0:k1 + 1]).astype(np.intp)))
+        rows.append((lo, hi, k0, k1, (starts[k0:k1] - lo).astype(np.intp),
+                     np.diff(starts[k0:k1 + 1]).astype(np.intp)))
         k0 = k1
     pk = np.arange(k)
     scatter = sparse.csr_matrix(
-        (np.concatenate([np.full(k, alpha), np.full(k, -alpha)]),
+        (np.concatenate([np.ones(k), -np.ones(k)]),
          (np.concatenate([d.pairs[:, 0], d.pairs[:, 1]]), np.concatenate([pk, pk]))),
         shape=(nm, k))
-    return _Prep(d.w * (d.y - p_hat), np.ascontiguousarray(d.x.T), bool(np.all(d.w == 1.0)),
-                 tuple(blocks), scatter)
+    return PairBlocks(tuple(rows), scatter, np.ascontiguousarray(d.x.T))
+
+
+def grad_hess_blocked(theta: FloatArray, d: Any, w: FloatArray, reg: float, alpha: float,
+                      pb: PairBlocks) -> tuple[FloatArray, FloatArray]:
+    """Gradient of the penalised log-likelihood and the penalised information at ``theta``
+    (as :func:`preflab.rank._style_control._grad_hess`), in one pass over the row blocks.
+
+    With ``t = tanh(η/2)``: ``p = (1 + t)/2``, ``y − p = y − 1/2 − t/2`` and
+    ``p(1 − p) = (1 − t²)/4``."""
+    nm, k, m = len(d.models), len(d.pairs), d.x.shape[1]
+    r, beta = theta[:nm], theta[nm:]
+    pair_eta = 0.5 * alpha * (r[d.pairs[:, 0]] - r[d.pairs[:, 1]])
+    half_beta = 0.5 * beta
+    per_pair = np.empty((2 + m, k))
+    g_b = np.zeros(m)
+    h_bb = np.zeros((m, m))
+    unit = bool(np.all(w == 1.0))
+    for lo, hi, k0, k1, ls, lens in pb.rows:
+        xt = pb.xt[:, lo:hi]
+        q = np.empty((2 + m, hi - lo))
+        t = half_beta @ xt
+        t += np.repeat(pair_eta[k0:k1], lens)
+        np.tanh(t, out=t)
+        np.multiply(t, -0.5, out=q[0])
+        q[0] += d.y[lo:hi] - 0.5
+        np.square(t, out=t)
+        np.subtract(0.25, 0.25 * t, out=q[1])
+        if not unit:
+            q[:2] *= w[lo:hi]
+        np.multiply(xt, q[1], out=q[2:])
+        per_pair[:, k0:k1] = np.add.reduceat(q, ls, axis=1)
+        g_b += xt @ q[0]
+        h_bb += q[2:] @ xt.T
+    pa, pb_ = d.pairs[:, 0], d.pairs[:, 1]
+    vk = per_pair[1]
+    h = np.empty((nm + m, nm + m))
+    off = np.bincount(pa * nm + pb_, vk, nm * nm).reshape(nm, nm)
+    h[:nm, :nm] = -(off + off.T)
+    h[np.arange(nm), np.arange(nm)] = np.bincount(pa, vk, nm) + np.bincount(pb_, vk, nm)
+    h[:nm, :nm] *= alpha**2
+    cross = alpha * (pb.scatter @ per_pair[2:].T)
+    h[:nm, nm:] = cross
+    h[nm:, :nm] = cross.T
+    h[nm:, nm:] = h_bb
+    h[np.diag_indices(nm + m)] += reg
+    g: FloatArray = np.concatenate([alpha * (pb.scatter @ per_pair[0]), g_b]) - reg * theta
+    return g, h
 
 
 def _counts(gen: np.random.Generator, n_rows: int, size: int) -> npt.NDArray[np.int32]:
@@ -101,24 +150,25 @@ def _counts(gen: np.random.Generator, n_rows: int, size: int) -> npt.NDArray[np.
     return out
 
 
-def _gradient_at_fit(d: Any, pr: _Prep, theta: FloatArray, cnt: npt.NDArray[np.int32],
-                     reg: float) -> FloatArray:
+def _gradient_at_fit(d: Any, pb: PairBlocks, res: FloatArray, theta: FloatArray,
+                     cnt: npt.NDArray[np.int32], reg: float, alpha: float) -> FloatArray:
     """Gradients at the full-data fit for every row of ``cnt`` (n_params, B): linear in the
     counts, ``J^T (c ∘ w(y − p̂)) − reg θ̂``, since ``p̂`` does not depend on the weights."""
     k, m = len(d.pairs), d.x.shape[1]
     size = cnt.shape[0]
     pair = np.empty((size, k))
     feat = np.zeros((size, m))
-    for lo, hi, k0, k1, ls, _ in pr.blocks:
-        e = cnt[:, lo:hi] * pr.res[lo:hi]
+    for lo, hi, k0, k1, ls, _ in pb.rows:
+        e = cnt[:, lo:hi] * res[lo:hi]
         pair[:, k0:k1] = np.add.reduceat(e, ls, axis=1)
-        feat += e @ pr.xt[:, lo:hi].T
-    g: FloatArray = np.concatenate([pr.scatter @ pair.T, feat.T]) - reg * theta[:, None]
+        feat += e @ pb.xt[:, lo:hi].T
+    g: FloatArray = (np.concatenate([alpha * (pb.scatter @ pair.T), feat.T])
+                     - reg * theta[:, None])
     return g
 
 
-def _gradients(d: Any, pr: _Prep, th: FloatArray, cnt: npt.NDArray[np.int32], reg: float,
-               alpha: float) -> FloatArray:
+def _gradients(d: Any, pb: PairBlocks, th: FloatArray, cnt: npt.NDArray[np.int32],
+               reg: float, alpha: float) -> FloatArray:
     """Exact gradients of the penalised log-likelihood at each column of ``th`` (n_params, B)
     with the battle weights ``w ∘`` each row of ``cnt``: one pass over the battles, in row
     blocks that stay in cache."""
@@ -129,8 +179,9 @@ def _gradients(d: Any, pr: _Prep, th: FloatArray, cnt: npt.NDArray[np.int32], re
     beta_t = np.ascontiguousarray(th[nm:].T)  # (B, m)
     neg_pair = np.empty((size, k))
     neg_feat = np.zeros((size, m))
-    for lo, hi, k0, k1, ls, lens in pr.blocks:
-        xt = pr.xt[:, lo:hi]
+    unit = bool(np.all(d.w == 1.0))
+    for lo, hi, k0, k1, ls, lens in pb.rows:
+        xt = pb.xt[:, lo:hi]
         e = beta_t @ xt
         e += np.repeat(pair_eta[:, k0:k1], lens, axis=1)
         e *= 0.5  # expit(η) = (1 + tanh(η/2)) / 2: no overflow, 3x faster than scipy's expit
@@ -138,28 +189,28 @@ def _gradients(d: Any, pr: _Prep, th: FloatArray, cnt: npt.NDArray[np.int32], re
         e *= 0.5
         e += 0.5 - d.y[lo:hi]
         e *= cnt[:, lo:hi]
-        if not pr.unit_w:
+        if not unit:
             e *= d.w[lo:hi]
         neg_pair[:, k0:k1] = np.add.reduceat(e, ls, axis=1)
         neg_feat += e @ xt.T
-    g = np.concatenate([-(pr.scatter @ neg_pair.T), -neg_feat.T])
+    g = np.concatenate([-alpha * (pb.scatter @ neg_pair.T), -neg_feat.T])
     out: FloatArray = g - reg * th
     return out
 
 
-def replicates(d: Any, pr: _Prep, theta: FloatArray, factor: Any,
+def replicates(d: Any, pb: PairBlocks, res: FloatArray, theta: FloatArray, factor: Any,
                cnt: npt.NDArray[np.int32], reg: float, alpha: float, tol: float = 1e-4,
                max_iter: int = 30) -> FloatArray:
     """Parameters of the refits for every row of ``cnt``, shape (n_params, B): chord steps
     ``θ ← θ + H^{-1} g_c(θ)`` from ``theta`` with the full-data Hessian's Cholesky ``factor``
     until a round's estimated remaining error is below ``tol`` (module docstring)."""
-    step = cho_solve(factor, _gradient_at_fit(d, pr, theta, cnt, reg))
+    step = cho_solve(factor, _gradient_at_fit(d, pb, res, theta, cnt, reg, alpha))
     th: FloatArray = theta[:, None] + step
     last = np.max(np.abs(step), axis=0)
     todo = np.arange(cnt.shape[0])
     for _ in range(max_iter):
         sub = cnt if len(todo) == cnt.shape[0] else cnt[todo]
-        step = cho_solve(factor, _gradients(d, pr, th[:, todo], sub, reg, alpha))
+        step = cho_solve(factor, _gradients(d, pb, th[:, todo], sub, reg, alpha))
         th[:, todo] += step
         size = np.max(np.abs(step), axis=0)
         # linear convergence at rate ρ ≈ |s_t| / |s_{t-1}| leaves an error ≈ |s_t| ρ / (1 − ρ)
@@ -177,10 +228,10 @@ def replicates(d: Any, pr: _Prep, theta: FloatArray, factor: Any,
 
 
 def _chunk(size: int, seed: np.random.SeedSequence) -> FloatArray:
-    d, pr, theta, factor, reg, alpha, tol = (
-        _JOB[k] for k in ("design", "prep", "theta", "factor", "reg", "alpha", "tol"))
+    d, pb, res, theta, factor, reg, alpha, tol = (
+        _JOB[k] for k in ("design", "blocks", "res", "theta", "factor", "reg", "alpha", "tol"))
     cnt = _counts(np.random.default_rng(seed), len(d.y), size)
-    out: FloatArray = replicates(d, pr, theta, factor, cnt, reg, alpha, tol).T
+    out: FloatArray = replicates(d, pb, res, theta, factor, cnt, reg, alpha, tol).T
     return out
 
 
@@ -202,8 +253,12 @@ def style_bootstrap(design: Any, theta: FloatArray, p_hat: FloatArray, hessian: 
     if n_jobs is None:
         n_jobs = (os.cpu_count() or 1) if len(design.y) * n_rounds > 2e6 else 1
     n_jobs = max(1, min(n_jobs, len(sizes)))
-    _JOB.update(design=design, theta=theta, reg=reg, alpha=alpha, tol=tol,
-                factor=cho_factor(hessian), prep=_prep(design, p_hat, alpha))
+    pb = pair_blocks(design)
+    if pb is None:
+        raise ModelError("the style bootstrap needs the design of style_design (battles "
+                         "sorted by pair, every pair present)")
+    _JOB.update(design=design, blocks=pb, res=design.w * (design.y - p_hat), theta=theta,
+                reg=reg, alpha=alpha, tol=tol, factor=cho_factor(hessian))
     results: list[FloatArray] = [np.empty(0)] * len(sizes)
     try:
         if n_jobs == 1 or "fork" not in mp.get_all_start_methods():
