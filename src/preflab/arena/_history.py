@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from preflab.arena._store import Battle, _models
+from preflab.arena._battles import Battle, _models
 
 MARGIN = 2.0  # seconds: a battle may commit this long after its ``created`` stamp
 Row = tuple[Any, ...]  # (id, prompt_id, models JSON, status, created)
