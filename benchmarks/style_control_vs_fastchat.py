@@ -38,7 +38,7 @@ t0 = time.time()
 import pyarrow.parquet as pq
 from preflab.rank._style_control import fit_style_control
 path, rounds = sys.argv[1], int(sys.argv[2])
-t = pq.read_table(path)
+t = pq.ParquetFile(path).read()  # pq.read_table imports pyarrow.dataset, which imports pandas
 ren = {"sum_assistant_a_tokens": "style_a_tokens", "header_count_a": "style_a_headers",
        "list_count_a": "style_a_lists", "bold_count_a": "style_a_bold",
        "sum_assistant_b_tokens": "style_b_tokens", "header_count_b": "style_b_headers",

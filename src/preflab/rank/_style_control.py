@@ -39,14 +39,14 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from scipy import sparse
 from scipy.linalg import cho_factor, cho_solve
 
-from preflab._errors import DataError, ModelError
-from preflab.rank._ratings import FloatArray, IntArray, Ratings, rank_from_ratings, to_scale
-from preflab.rank._sandwich import _laplacian, _outcome_of, bincount, bt_newton, model_index
+from preflab._errors import ModelError
+from preflab.rank._ratings import FloatArray, Ratings, rank_from_ratings, to_scale
+from preflab.rank._sandwich import _laplacian, bincount, bt_newton
 from preflab.rank._style_bootstrap import grad_hess_blocked, pair_blocks, style_bootstrap
+from preflab.rank._style_features import DEFAULT_FEATURES, StyleDesign, style_design
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,8 @@ _Z = NormalDist()  # standard normal quantiles without importing scipy.stats
 
 
 ALPHA = math.log(10.0)
-DEFAULT_FEATURES: tuple[str, ...] = ("tokens", "headers", "lists", "bold")
+__all__ = ["ALPHA", "DEFAULT_FEATURES", "StyleDesign", "StyleRatings", "fit_contextual",
+           "fit_style_control", "style_design"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,88 +88,6 @@ class StyleRatings:
             for j, f in enumerate(self.coef_names)
         ]
         return out
-
-
-@dataclass(frozen=True, slots=True)
-class StyleDesign:
-    """The battles as arrays: ``pairs`` (k, 2) distinct ordered pairs, ``pair_id`` (n,) of each
-    battle, ``y`` (n,) outcomes, ``w`` (n,) weights, ``x`` (n, f) z-scored features,
-    ``cluster`` (n,) ids or ``None``."""
-
-    models: tuple[str, ...]
-    pairs: IntArray
-    pair_id: IntArray
-    y: FloatArray
-    w: FloatArray
-    x: FloatArray
-    features: tuple[str, ...]
-    mean: FloatArray
-    std: FloatArray
-    cluster: IntArray | None = None
-
-
-def style_design(table: pa.Table, *, features: tuple[str, ...] = DEFAULT_FEATURES,
-                 ties: str = "half", cluster: str | None = None) -> StyleDesign:
-    """Build the contextual-BT design from the ``style_a_<f>`` / ``style_b_<f>`` columns."""
-    cols = table.column_names
-    missing = [f"style_{s}_{f}" for f in features for s in "ab" if f"style_{s}_{f}" not in cols]
-    if missing:
-        raise DataError(
-            f"style control needs the columns {', '.join(missing)}", field=missing[0],
-            fix="Convert Chatbot Arena battles with `preflab convert --from arena` (it maps "
-                "conv_metadata / sum_assistant_a_tokens ... to style_a_tokens ...), or pick "
-                "features that exist with --style-features.")
-    models, ia, ib = model_index(table)
-    y, keep = _outcome_of(table.column("winner"), ties)
-    n = len(models)
-    # battles ordered by pair (one stable sort; a radix sort when the codes fit 16 bits), so
-    # per-pair sums walk memory in order and the bootstrap can sum pairs by np.add.reduceat
-    rows = None if keep.all() else np.flatnonzero(keep)
-    code = ia * n + ib if rows is None else ia[rows] * n + ib[rows]
-    order = np.argsort(code.astype(np.uint16) if n * n <= 1 << 16 else code, kind="stable")
-    sc = code[order]
-    if rows is not None:
-        order = rows[order]
-    first = np.empty(len(sc), bool)
-    first[:1] = True
-    np.not_equal(sc[1:], sc[:-1], out=first[1:])
-    uniq = sc[first]
-    pid = np.cumsum(first) - 1
-    pairs = np.column_stack([uniq // n, uniq % n]).astype(np.int64)
-    # features stored feature-major (x is the (battles, features) transposed view)
-    xt = np.empty((len(features), len(order)))
-    for j, f in enumerate(features):
-        ca = table.column(f"style_a_{f}")
-        cb = table.column(f"style_b_{f}")
-        for name, col in ((f"style_a_{f}", ca), (f"style_b_{f}", cb)):
-            if col.null_count:
-                i = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
-                raise DataError("missing style value", row=i, field=name,
-                                fix="Fill the style counts (0 if absent) or drop --style-control.")
-        va = ca.to_numpy(zero_copy_only=False).astype(np.float64)[order]
-        vb = cb.to_numpy(zero_copy_only=False).astype(np.float64)[order]
-        np.subtract(va, vb, out=xt[j])
-        va += vb
-        va += 1.0
-        xt[j] /= va
-    mean, std = xt.mean(axis=1), xt.std(axis=1)
-    if np.any(std == 0):
-        bad = [f for f, s in zip(features, std, strict=True) if s == 0]
-        raise DataError(f"style feature(s) {', '.join(bad)} never vary", field=bad[0],
-                        fix="Leave constant features out of --style-features.")
-    xt -= mean[:, None]
-    xt /= std[:, None]
-    w = (table.column("weight").to_numpy(zero_copy_only=False).astype(np.float64)[order]
-         if "weight" in cols else np.ones(len(order)))
-    cl = None
-    if cluster is not None:
-        if cluster not in cols:
-            raise DataError(f"no column '{cluster}' to cluster by", field=cluster,
-                            fix=f"Use one of {', '.join(cols)}.")
-        enc = pc.dictionary_encode(table.column(cluster).cast(pa.string()).combine_chunks())
-        cl = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)[order]
-    return StyleDesign(models, pairs, pid.astype(np.int64), y[order], w, xt.T,
-                       tuple(features), mean, std, cl)
 
 
 def _eta(theta: FloatArray, d: StyleDesign) -> FloatArray:
