@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pyarrow as pa
@@ -312,20 +314,57 @@ def test_load_errors_name_the_row(tmp_path: Path, bad_rows: list[dict[str, str]]
     store.dispose()
 
 
-def test_remote_images_only_from_allowed_hosts(sqlite_url: str) -> None:
-    c = make_client(sqlite_url, image_hosts=("https://cdn.example.org",))
-    store = c.app.state.arena.store  # type: ignore[attr-defined]
-    store.load_responses([
-        {"prompt_id": "dog", "model": "m1", "text": None, "prompt": "a dog",
-         "image": "https://cdn.example.org/x/1.png", "category": None},
-        {"prompt_id": "dog", "model": "m2", "text": None, "prompt": "a dog",
-         "image": "https://tracker.example.com/2.png", "category": None},
-    ])
-    page = c.get("/")
-    assert "img-src 'self' https://cdn.example.org;" in page.headers["content-security-policy"]
-    assert '<img src="https://cdn.example.org/x/1.png"' in page.text
-    assert "tracker.example.com" not in page.text
-    assert "image from a host this arena does not allow" in page.text
+def test_remote_images_proxied_only_from_allowed_hosts(sqlite_url: str) -> None:
+    png = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+                        "0000000d4944415478da63f8ffff3f0005fe02fea7d6a4a10000000049454e44ae426082")
+    files = {"/model-one/1.png": ("image/png", png),
+             "/model-two/2.svg": ("image/svg+xml", b"<svg xmlns='http://www.w3.org/2000/svg'/>")}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            media, body = files.get(self.path, ("text/plain", b""))
+            self.send_response(200 if self.path in files else 404)
+            self.send_header("content-type", media)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    host = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        c = make_client(sqlite_url, image_hosts=(host,))
+        store = c.app.state.arena.store  # type: ignore[attr-defined]
+        rows = [("m1", f"{host}/model-one/1.png"), ("m2", "https://tracker.example.com/2.png"),
+                ("m3", f"{host}/model-two/2.svg")]
+        store.load_responses([{"prompt_id": "dog", "model": m, "text": None, "prompt": "a dog",
+                               "image": url, "category": None} for m, url in rows])
+        seen = set()
+        for _ in range(3):  # every pair of the three models once
+            page = c.get("/")
+            # images only from the arena itself; the remote URL never reaches the page
+            assert "img-src 'self';" in page.headers["content-security-policy"]
+            assert "127.0.0.1:" not in page.text and "model-" not in page.text
+            assert "tracker.example.com" not in page.text
+            srcs = re.findall(r'<img src="(/img/[^"]+)"', page.text)
+            for src in srcs:
+                got = c.get(src)
+                seen.add((got.status_code, got.headers["content-type"].split(";")[0]))
+                if got.status_code == 200:
+                    assert got.content == png
+            if "image from a host this arena does not allow" not in page.text:
+                assert len(srcs) == 2
+            c.post("/vote", data={**form_fields(page.text), "choice": "a"})
+        # the PNG is passed on; the SVG (script-capable) is refused
+        assert seen == {(200, "image/png"), (404, "text/html")}
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def test_public_names() -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import mimetypes
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -16,8 +15,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 from fastapi import FastAPI, Form, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -28,6 +28,7 @@ from preflab.arena._admin import add_admin_routes
 from preflab.arena._config import ArenaConfig
 from preflab.arena._engine import Arena
 from preflab.arena._history import Seen
+from preflab.arena._images import is_url, local_image, origin, remote_image
 from preflab.arena._raw import Limits, RateLimited
 from preflab.arena._render import render_markdown
 from preflab.arena._security import (
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 
 VOTER_COOKIE = "preflab_voter"
 CHOICES = {"a": "model_a", "b": "model_b", "tie": "tie", "bothbad": "tie_bothbad"}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".avif"}
 SLOT_LABELS = "ABCD"
 
 _env = Environment(loader=PackageLoader("preflab.arena", "templates"),
@@ -107,10 +107,8 @@ class ArenaApp:
             r = rows.get(model, {})
             image = r.get("image")
             img_url = None
-            if image:
-                img_url = (image if _is_url(image) else f"/img/{token}/{i}")
-                if _is_url(image) and _origin(image) not in self.config.image_hosts:
-                    img_url = None
+            if image and (not is_url(image) or origin(image) in self.config.image_hosts):
+                img_url = f"/img/{token}/{i}"  # remote images too: proxied, never linked
             out.append({"slot": i, "label": SLOT_LABELS[i],
                         "html": Markup(render_markdown(r.get("text") or "")),
                         "image": img_url, "has_image": bool(image)})
@@ -119,15 +117,6 @@ class ArenaApp:
     def prompt_text(self, battle: Battle) -> str:
         rows = self.arena.responses(battle.prompt_id, battle.models[:1])
         return str(next(iter(rows.values()), {}).get("prompt") or battle.prompt_id)
-
-
-def _is_url(value: str) -> bool:
-    return value.startswith(("http://", "https://"))
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 class FastRoutes:
@@ -328,8 +317,8 @@ def create_app(config: ArenaConfig) -> FastAPI:
             return state.error(429, too_many_votes)
         return RedirectResponse("/", status_code=303)
 
-    @app.get("/img/{token}/{slot}")
-    def image(request: Request, token: str, slot: int) -> Response:
+    def image_source(request: Request, token: str, slot: int) -> Response | str:
+        """The stored image path or URL of one slot of the voter's battle (or an error)."""
         voter = state.signer.voter_from_cookie(request.cookies.get(VOTER_COOKIE))
         found = resolve(voter or "", token) if voter else state.error(403, "No voter.")
         if isinstance(found, Response):
@@ -337,17 +326,20 @@ def create_app(config: ArenaConfig) -> FastAPI:
         if not 0 <= slot < len(found.models):
             return state.error(404, "No such image.")
         row = state.store.responses_for(found.prompt_id, [found.models[slot]])
-        path_s = next(iter(row.values()), {}).get("image")
-        if not path_s or _is_url(str(path_s)):
-            return state.error(404, "No such image.")
-        path = Path(str(path_s)).resolve()
-        if path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file() or not any(
-                path.is_relative_to(root) for root in state.roots):
-            return state.error(404, "Image not available (outside the image roots?).")
-        media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return FileResponse(path, media_type=media,
-                            headers={"cache-control": "private, max-age=3600",
-                                     "content-disposition": "inline"})
+        source = next(iter(row.values()), {}).get("image")
+        return str(source) if source else state.error(404, "No such image.")
+
+    @app.get("/img/{token}/{slot}")
+    async def image(request: Request, token: str, slot: int) -> Response:
+        source = await run_in_threadpool(image_source, request, token, slot)
+        if isinstance(source, Response):
+            return source
+        if is_url(source):
+            async with httpx.AsyncClient() as client:
+                found = await remote_image(client, source, config.image_hosts)
+            return found or state.error(404, "Image not available (host refused or failed).")
+        return (await run_in_threadpool(local_image, source, state.roots)
+                or state.error(404, "Image not available (outside the image roots?)."))
 
     @app.get("/leaderboard", response_class=HTMLResponse)
     def leaderboard() -> Response:
@@ -389,7 +381,7 @@ def create_app(config: ArenaConfig) -> FastAPI:
     add_admin_routes(app, state.store, config)
     if not config.live:  # live mode serves its own "/"
         app.add_middleware(FastRoutes, routes={("GET", "/"): vote_page, ("POST", "/vote"): vote})
-    app.add_middleware(SecurityHeaders, csp=content_security_policy(config.image_hosts),
+    app.add_middleware(SecurityHeaders, csp=content_security_policy(),  # images: /img only
                        hsts=config.hsts)
     return app
 

@@ -5,11 +5,14 @@
 * **CSRF**: every form carries a token signed over the voter id (salt ``csrf``); a POST is
   accepted only if it unsigns to the cookie's voter id, and only from the arena's own origin
   when the browser sends ``Origin``.
-* **Battle token**: signed ``(battle id, voter id)`` with a lifetime.  The models live only in
-  the database, so the page never carries them before the vote; the token is bound to the
-  voter, and single use is enforced by the database (a conditional update admits one vote).
-* **Rate limits**: sliding one-minute windows per voter and per client IP, in memory per
-  worker process (with W workers a client can reach at most W times the limit).
+* **Battle token**: the battle id, signed together with the voter id, with a lifetime.  The
+  models live only in the database, so the page never carries them before the vote; the
+  token is bound to the voter, and single use is enforced by the database (a conditional
+  update admits one vote).
+* **Rate limits**: sliding one-minute windows per voter and per client IP, counted in the
+  database in the same transaction as the write they limit, so all workers share them (see
+  ``_raw``).  :class:`RateLimiter` below is a per-process in-memory limiter for budgets that
+  need not be shared.
 * **Headers**: a strict Content-Security-Policy (scripts and styles only from ``/static``; no
   inline script, no ``eval``), ``frame-ancestors 'none'``, ``nosniff``, referrers only to
   this origin (``no-referrer`` would make browsers send ``Origin: null`` on our own forms),
@@ -106,7 +109,11 @@ _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class RateLimiter:
-    """Sliding-window limit: at most ``limit`` events per ``window`` seconds per key."""
+    """Sliding-window limit: at most ``limit`` events per ``window`` seconds per key.
+
+    In memory, per process: with W workers a client gets W times the limit.  The vote flow's
+    limits are shared through the database instead (``_raw.RawDB.check_limits``).
+    """
 
     def __init__(self, limit: int, window: float = 60.0) -> None:
         self.limit = limit
