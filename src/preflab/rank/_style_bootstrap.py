@@ -54,6 +54,21 @@ _JOB: dict[str, Any] = {}
 Block = tuple[int, int, int, int, IntArray, IntArray]
 
 
+def bincount(idx: IntArray, weights: FloatArray, n: int) -> FloatArray:
+    """``np.bincount`` with weights, typed as float."""
+    out: FloatArray = np.bincount(idx, weights, n).astype(np.float64, copy=False)
+    return out
+
+
+def laplacian(pairs: IntArray, v: FloatArray, n: int) -> FloatArray:
+    """Weighted graph Laplacian of the pairs: ``Σ_k v_k (e_a − e_b)(e_a − e_b)^T``."""
+    a, b = pairs[:, 0], pairs[:, 1]
+    off = bincount(a * n + b, v, n * n).reshape(n, n)
+    h: FloatArray = -(off + off.T)
+    h[np.diag_indices(n)] = bincount(a, v, n) + bincount(b, v, n)
+    return h
+
+
 @dataclass(frozen=True, slots=True)
 class PairBlocks:
     """Row blocks of a design whose battles are sorted by pair (as :func:`style_design` makes).
@@ -126,13 +141,8 @@ def grad_hess_blocked(theta: FloatArray, d: Any, w: FloatArray, reg: float, alph
         per_pair[:, k0:k1] = np.add.reduceat(q, ls, axis=1)
         g_b += xt @ q[0]
         h_bb += q[2:] @ xt.T
-    pa, pb_ = d.pairs[:, 0], d.pairs[:, 1]
-    vk = per_pair[1]
     h = np.empty((nm + m, nm + m))
-    off = np.bincount(pa * nm + pb_, vk, nm * nm).reshape(nm, nm)
-    h[:nm, :nm] = -(off + off.T)
-    h[np.arange(nm), np.arange(nm)] = np.bincount(pa, vk, nm) + np.bincount(pb_, vk, nm)
-    h[:nm, :nm] *= alpha**2
+    h[:nm, :nm] = alpha**2 * laplacian(d.pairs, per_pair[1], nm)
     cross = alpha * (pb.scatter @ per_pair[2:].T)
     h[:nm, nm:] = cross
     h[nm:, :nm] = cross.T

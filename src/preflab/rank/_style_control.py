@@ -43,9 +43,15 @@ from scipy import sparse
 from scipy.linalg import cho_factor, cho_solve
 
 from preflab._errors import ModelError
+from preflab.rank._bradley_terry import bt_mle
 from preflab.rank._ratings import FloatArray, Ratings, rank_from_ratings, to_scale
-from preflab.rank._sandwich import _laplacian, bincount, bt_newton
-from preflab.rank._style_bootstrap import grad_hess_blocked, pair_blocks, style_bootstrap
+from preflab.rank._style_bootstrap import (
+    bincount,
+    grad_hess_blocked,
+    laplacian,
+    pair_blocks,
+    style_bootstrap,
+)
 from preflab.rank._style_features import DEFAULT_FEATURES, StyleDesign, style_design
 
 log = logging.getLogger(__name__)
@@ -140,7 +146,7 @@ def _grad_hess(theta: FloatArray, d: StyleDesign, w: FloatArray, reg: float,
     g -= reg * theta
     m = d.x.shape[1]
     h = np.empty((n + m, n + m))
-    h[:n, :n] = ALPHA**2 * _laplacian(d.pairs, bincount(pid, v, k), n)
+    h[:n, :n] = ALPHA**2 * laplacian(d.pairs, bincount(pid, v, k), n)
     vx = d.x * v[:, None]
     for j in range(m):
         s = bincount(pid, vx[:, j], k)
@@ -205,7 +211,7 @@ def _bt_start(d: StyleDesign, w: FloatArray) -> FloatArray:
     wins = bincount(d.pair_id, w * d.y, k)
     used = games > 0
     y = np.divide(wins, games, out=np.full(k, 0.5), where=used)
-    s = bt_newton(d.pairs[used], y[used], games[used], n, prior=0.5 / ALPHA**2, tol=1e-6)
+    s = bt_mle(d.pairs[used], y[used], games[used], n, prior=0.5 / ALPHA**2, tol=1e-6)
     return np.concatenate([s / ALPHA, np.zeros(d.x.shape[1])])
 
 
