@@ -104,13 +104,30 @@ class Arena:
 
     # ---- ratings ----------------------------------------------------------------------
     def fast_board(self) -> Board:
-        """Point estimates and standard errors (no bootstrap) for matchmaking."""
+        """Point estimates and standard errors (no bootstrap) for matchmaking.
+
+        Refitted at most every ``refit_interval`` seconds, in a background thread once a
+        board exists (the vote page never waits for a refit; it uses the previous board).
+        """
         now = time.monotonic()
         with self._lock:
             board = self._fast
             if board is not None and now - self._fast_at < self.config.refit_interval:
                 return board
             self._fast_at = now  # one refit at a time; others use the previous board
+        if board is None:
+            return self._refit_fast(None)
+        threading.Thread(target=self._refit_in_background, args=(board,), name="arena-refit",
+                         daemon=True).start()
+        return board
+
+    def _refit_in_background(self, board: Board) -> None:
+        try:
+            self._refit_fast(board)
+        except Exception:  # noqa: BLE001 - keep serving the previous board; retried later
+            log.warning("live board refit failed; keeping the previous board", exc_info=True)
+
+    def _refit_fast(self, board: Board | None) -> Board:
         rows = self.store.pair_stats()
         cat = self.catalog()
         counts = PairCounts.from_rows(rows, cat.models)
@@ -215,8 +232,11 @@ def _align(board: Board | None, models: tuple[str, ...]) -> NDArray[np.float64] 
 def _games_matrix(rows: list[tuple[str, str, int, int, int, int]],
                   index: dict[str, int]) -> NDArray[np.float64]:
     g = np.zeros((len(index), len(index)))
-    for a, b, *counts in rows:
-        if a in index and b in index:
-            n = float(sum(counts))
-            g[index[a], index[b]] = g[index[b], index[a]] = n
+    known = [r for r in rows if r[0] in index and r[1] in index]
+    n = len(known)
+    ij = np.fromiter((index[name] for r in known for name in r[:2]), dtype=np.int64,
+                     count=2 * n).reshape(n, 2)
+    games = np.fromiter((sum(r[2:6]) for r in known), dtype=np.float64, count=n)
+    g[ij[:, 0], ij[:, 1]] = games
+    g[ij[:, 1], ij[:, 0]] = games
     return g

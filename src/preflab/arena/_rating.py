@@ -50,10 +50,12 @@ class PairCounts:
             names.update(r[:2])
         ordered = tuple(sorted(names))
         index = {m: i for i, m in enumerate(ordered)}
-        pairs = np.array([[index[r[0]], index[r[1]]] for r in rows], dtype=np.int64).reshape(-1, 2)
-        wins = np.array([[r[2], r[3]] for r in rows], dtype=np.float64).reshape(-1, 2)
-        ties = np.array([r[4] + r[5] for r in rows], dtype=np.float64)
-        return cls(ordered, pairs, wins, ties)
+        n = len(rows)  # flat iterators: nested lists make numpy ~10x slower here
+        pairs = np.fromiter((index[name] for r in rows for name in r[:2]), dtype=np.int64,
+                            count=2 * n).reshape(n, 2)
+        counts = np.fromiter((x for r in rows for x in r[2:6]), dtype=np.float64,
+                             count=4 * n).reshape(n, 4)
+        return cls(ordered, pairs, counts[:, :2].copy(), counts[:, 2] + counts[:, 3])
 
     @property
     def games(self) -> FloatArray:

@@ -178,6 +178,10 @@ def _begin_immediate(raw: Any, timeout: float = 30.0) -> None:
         raw.execute("PRAGMA busy_timeout=30000")
 
 
+_PAIR_STATS = ("SELECT model_a, model_b, " + ", ".join(OUTCOMES)
+               + " FROM arena_pair_stats ORDER BY model_a, model_b")
+
+
 class Store(BattleWrites):
     """All database access of the arena.  Thread-safe (one connection per call)."""
 
@@ -289,11 +293,8 @@ class Store(BattleWrites):
 
     # ---- statistics and export -------------------------------------------------------
     def pair_stats(self) -> list[tuple[str, str, int, int, int, int]]:
-        with self.read() as c:
-            q = sa.select(pair_stats_t.c.model_a, pair_stats_t.c.model_b,
-                          *[pair_stats_t.c[k] for k in OUTCOMES])
-            return [(str(r[0]), str(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]))
-                    for r in c.execute(q)]
+        """``(model_a, model_b, a_wins, b_wins, ties, bothbad)`` per unordered pair."""
+        return self.raw.read(_PAIR_STATS, ())
 
     def votes(self) -> list[dict[str, Any]]:
         with self.read() as c:
