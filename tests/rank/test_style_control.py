@@ -215,8 +215,6 @@ def test_bootstrap_is_the_same_with_workers(shared_data: Path) -> None:
 def test_bootstrap_replicates_equal_exact_refits(shared_data: Path, weighted: bool) -> None:
     """Each chord-iterated replicate is within 0.1 rating point of the exact refit on its
     resample (measured: 0.04 at 10k battles); one chord step alone is far off (> 1 point)."""
-    from scipy.linalg import cho_factor
-
     from preflab.rank._style_bootstrap import _counts, pair_blocks, replicates
     from preflab.rank._style_control import _pieces
 
@@ -228,18 +226,18 @@ def test_bootstrap_replicates_equal_exact_refits(shared_data: Path, weighted: bo
     n = len(d.models)
     theta = fit_contextual(d)
     p_hat = _pieces(theta, d, d.w)[1]
-    factor = cho_factor(_grad_hess(theta, d, d.w, 0.5, p_at=p_hat)[1])
+    hinv = np.linalg.inv(_grad_hess(theta, d, d.w, 0.5, p_at=p_hat)[1])
     pb = pair_blocks(d)
     assert pb is not None
     res = d.w * (d.y - p_hat)
     cnt = _counts(np.random.default_rng(7), len(d.y), 8)
     exact = np.column_stack([fit_contextual(d, weights=d.w * cnt[b], init=theta, tol=1e-11)
                              for b in range(len(cnt))])
-    fast = replicates(d, pb, res, theta, factor, cnt, 0.5, ALPHA)
+    fast = replicates(d, pb, res, theta, hinv, cnt, 0.5, ALPHA)
     err = 400 * np.abs(fast[:n] - exact[:n]).max(axis=0)  # rating points, per replicate
     assert err.max() < 0.1
     np.testing.assert_allclose(fast[n:], exact[n:], atol=1e-4)  # style coefficients
-    one_step = replicates(d, pb, res, theta, factor, cnt, 0.5, ALPHA, tol=np.inf)
+    one_step = replicates(d, pb, res, theta, hinv, cnt, 0.5, ALPHA, tol=np.inf)
     assert (400 * np.abs(one_step[:n] - exact[:n]).max(axis=0)).max() > 1.0
 
 
@@ -279,4 +277,18 @@ def test_style_control_does_not_import_pandas(shared_data: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_bootstrap_counts_are_resamples_and_widen_past_uint8() -> None:
+    from preflab.rank._style_bootstrap import _counts
+
+    c = _counts(np.random.default_rng(0), 1000, 4)
+    assert c.shape == (4, 1000) and np.all(c.sum(axis=1) == 1000)
+
+    class AllFirst:  # a resample drawing the first battle every time
+        def integers(self, low: int, high: int, size: int) -> np.ndarray:
+            return np.zeros(size, np.int64)
+
+    wide = _counts(AllFirst(), 300, 2)  # type: ignore[arg-type]
+    assert wide[:, 0].tolist() == [300, 300] and wide.sum() == 600
 

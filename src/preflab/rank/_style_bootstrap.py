@@ -9,7 +9,7 @@ iterations from the full-data optimum ``θ̂``,
 
 .. math:: θ_{t+1} = θ_t + H^{-1} g_b(θ_t), \qquad θ_0 = θ̂,
 
-with ``H`` the full-data penalised information at ``θ̂``, factorised once and shared by every
+with ``H`` the full-data penalised information at ``θ̂``, inverted once and shared by every
 round (the chord, or simplified Newton, method: Ortega and Rheinboldt 1970, *Iterative
 Solution of Nonlinear Equations in Several Variables*, §7.1). The first gradient is linear in
 the counts because the win probabilities ``p̂ = σ(Jθ̂)`` do not depend on the weights; later
@@ -41,8 +41,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
-from scipy.linalg import cho_factor, cho_solve
 
 from preflab._errors import ModelError
 from preflab.rank._bootstrap import _seed_sequence
@@ -75,20 +73,18 @@ class PairBlocks:
 
     ``rows``: ranges ``[lo, hi)`` of ~``block_rows`` battles holding the whole pairs
     ``[k0, k1)``, with the pairs' first rows relative to ``lo`` and their lengths (so per-pair
-    sums are ``np.add.reduceat`` over a block that stays in cache); ``scatter``: (n_models, k)
-    sparse, ``+1`` to a pair's first model and ``−1`` to its second; ``xt``: the features
+    sums are ``np.add.reduceat`` over a block that stays in cache); ``xt``: the features
     (n_features, n_battles), contiguous.
     """
 
     rows: tuple[Block, ...]
-    scatter: Any
     xt: FloatArray
 
 
 def pair_blocks(d: Any, block_rows: int = 8192) -> PairBlocks | None:
     """The row blocks of design ``d``, or ``None`` if its battles are not sorted by pair or a
     pair has no battle."""
-    k, nm = len(d.pairs), len(d.models)
+    k = len(d.pairs)
     pid = d.pair_id
     starts = np.searchsorted(pid, np.arange(k + 1))
     if np.any(pid[1:] < pid[:-1]) or np.any(starts[1:] == starts[:-1]):
@@ -102,12 +98,17 @@ def pair_blocks(d: Any, block_rows: int = 8192) -> PairBlocks | None:
         rows.append((lo, hi, k0, k1, (starts[k0:k1] - lo).astype(np.intp),
                      np.diff(starts[k0:k1 + 1]).astype(np.intp)))
         k0 = k1
-    pk = np.arange(k)
-    scatter = sparse.csr_matrix(
-        (np.concatenate([np.ones(k), -np.ones(k)]),
-         (np.concatenate([d.pairs[:, 0], d.pairs[:, 1]]), np.concatenate([pk, pk]))),
-        shape=(nm, k))
-    return PairBlocks(tuple(rows), scatter, np.ascontiguousarray(d.x.T))
+    return PairBlocks(tuple(rows), np.ascontiguousarray(d.x.T))
+
+
+def to_models(pairs: IntArray, per_pair: FloatArray, n: int) -> FloatArray:
+    """Per-model sums ``Σ_{k: a_k = i} s_k − Σ_{k: b_k = i} s_k`` of each row of ``per_pair``
+    (c, k) as columns, shape (n, c) (a pair's value counts for its first model and against
+    its second)."""
+    out = np.empty((n, per_pair.shape[0]))
+    for j, row in enumerate(per_pair):
+        out[:, j] = bincount(pairs[:, 0], row, n) - bincount(pairs[:, 1], row, n)
+    return out
 
 
 def grad_hess_blocked(theta: FloatArray, d: Any, w: FloatArray, reg: float, alpha: float,
@@ -143,25 +144,33 @@ def grad_hess_blocked(theta: FloatArray, d: Any, w: FloatArray, reg: float, alph
         h_bb += q[2:] @ xt.T
     h = np.empty((nm + m, nm + m))
     h[:nm, :nm] = alpha**2 * laplacian(d.pairs, per_pair[1], nm)
-    cross = alpha * (pb.scatter @ per_pair[2:].T)
+    cross = alpha * to_models(d.pairs, per_pair[2:], nm)
     h[:nm, nm:] = cross
     h[nm:, :nm] = cross.T
     h[nm:, nm:] = h_bb
     h[np.diag_indices(nm + m)] += reg
-    g: FloatArray = np.concatenate([alpha * (pb.scatter @ per_pair[0]), g_b]) - reg * theta
+    g: FloatArray = (np.concatenate([alpha * to_models(d.pairs, per_pair[:1], nm)[:, 0], g_b])
+                     - reg * theta)
     return g, h
 
 
-def _counts(gen: np.random.Generator, n_rows: int, size: int) -> npt.NDArray[np.int32]:
-    """(size, n_rows) multinomial counts: each row resamples the battles with replacement."""
-    out = np.empty((size, n_rows), np.int32)
+def _counts(gen: np.random.Generator, n_rows: int, size: int) -> npt.NDArray[np.integer[Any]]:
+    """(size, n_rows) multinomial counts: each row resamples the battles with replacement.
+
+    Stored as uint8 (a battle drawn more than 255 times in one resample of ``n`` battles has
+    probability below ``n / 256!``), widened if it ever happens: a quarter of the memory of
+    int32, which on this VM's expensive first-touch page faults is also time."""
+    out: npt.NDArray[np.integer[Any]] = np.empty((size, n_rows), np.uint8)
     for b in range(size):
-        out[b] = np.bincount(gen.integers(0, n_rows, n_rows), minlength=n_rows)
+        c = np.bincount(gen.integers(0, n_rows, n_rows), minlength=n_rows)
+        if out.dtype == np.uint8 and n_rows > 255 and int(c.max()) > 255:
+            out = out.astype(np.int64)
+        out[b] = c
     return out
 
 
 def _gradient_at_fit(d: Any, pb: PairBlocks, res: FloatArray, theta: FloatArray,
-                     cnt: npt.NDArray[np.int32], reg: float, alpha: float) -> FloatArray:
+                     cnt: npt.NDArray[np.integer[Any]], reg: float, alpha: float) -> FloatArray:
     """Gradients at the full-data fit for every row of ``cnt`` (n_params, B): linear in the
     counts, ``J^T (c ∘ w(y − p̂)) − reg θ̂``, since ``p̂`` does not depend on the weights."""
     k, m = len(d.pairs), d.x.shape[1]
@@ -172,12 +181,12 @@ def _gradient_at_fit(d: Any, pb: PairBlocks, res: FloatArray, theta: FloatArray,
         e = cnt[:, lo:hi] * res[lo:hi]
         pair[:, k0:k1] = np.add.reduceat(e, ls, axis=1)
         feat += e @ pb.xt[:, lo:hi].T
-    g: FloatArray = (np.concatenate([alpha * (pb.scatter @ pair.T), feat.T])
+    g: FloatArray = (np.concatenate([alpha * to_models(d.pairs, pair, len(d.models)), feat.T])
                      - reg * theta[:, None])
     return g
 
 
-def _gradients(d: Any, pb: PairBlocks, th: FloatArray, cnt: npt.NDArray[np.int32],
+def _gradients(d: Any, pb: PairBlocks, th: FloatArray, cnt: npt.NDArray[np.integer[Any]],
                reg: float, alpha: float) -> FloatArray:
     """Exact gradients of the penalised log-likelihood at each column of ``th`` (n_params, B)
     with the battle weights ``w ∘`` each row of ``cnt``: one pass over the battles, in row
@@ -203,24 +212,24 @@ def _gradients(d: Any, pb: PairBlocks, th: FloatArray, cnt: npt.NDArray[np.int32
             e *= d.w[lo:hi]
         neg_pair[:, k0:k1] = np.add.reduceat(e, ls, axis=1)
         neg_feat += e @ xt.T
-    g = np.concatenate([-alpha * (pb.scatter @ neg_pair.T), -neg_feat.T])
+    g = np.concatenate([-alpha * to_models(d.pairs, neg_pair, nm), -neg_feat.T])
     out: FloatArray = g - reg * th
     return out
 
 
-def replicates(d: Any, pb: PairBlocks, res: FloatArray, theta: FloatArray, factor: Any,
-               cnt: npt.NDArray[np.int32], reg: float, alpha: float, tol: float = 1e-4,
+def replicates(d: Any, pb: PairBlocks, res: FloatArray, theta: FloatArray, hinv: FloatArray,
+               cnt: npt.NDArray[np.integer[Any]], reg: float, alpha: float, tol: float = 1e-4,
                max_iter: int = 30) -> FloatArray:
     """Parameters of the refits for every row of ``cnt``, shape (n_params, B): chord steps
-    ``θ ← θ + H^{-1} g_c(θ)`` from ``theta`` with the full-data Hessian's Cholesky ``factor``
+    ``θ ← θ + H^{-1} g_c(θ)`` from ``theta`` with the full-data Hessian's inverse ``hinv``
     until a round's estimated remaining error is below ``tol`` (module docstring)."""
-    step = cho_solve(factor, _gradient_at_fit(d, pb, res, theta, cnt, reg, alpha))
+    step = hinv @ _gradient_at_fit(d, pb, res, theta, cnt, reg, alpha)
     th: FloatArray = theta[:, None] + step
     last = np.max(np.abs(step), axis=0)
     todo = np.arange(cnt.shape[0])
     for _ in range(max_iter):
         sub = cnt if len(todo) == cnt.shape[0] else cnt[todo]
-        step = cho_solve(factor, _gradients(d, pb, th[:, todo], sub, reg, alpha))
+        step = hinv @ _gradients(d, pb, th[:, todo], sub, reg, alpha)
         th[:, todo] += step
         size = np.max(np.abs(step), axis=0)
         # linear convergence at rate ρ ≈ |s_t| / |s_{t-1}| leaves an error ≈ |s_t| ρ / (1 − ρ)
@@ -238,10 +247,10 @@ def replicates(d: Any, pb: PairBlocks, res: FloatArray, theta: FloatArray, facto
 
 
 def _chunk(size: int, seed: np.random.SeedSequence) -> FloatArray:
-    d, pb, res, theta, factor, reg, alpha, tol = (
-        _JOB[k] for k in ("design", "blocks", "res", "theta", "factor", "reg", "alpha", "tol"))
+    d, pb, res, theta, hinv, reg, alpha, tol = (
+        _JOB[k] for k in ("design", "blocks", "res", "theta", "hinv", "reg", "alpha", "tol"))
     cnt = _counts(np.random.default_rng(seed), len(d.y), size)
-    out: FloatArray = replicates(d, pb, res, theta, factor, cnt, reg, alpha, tol).T
+    out: FloatArray = replicates(d, pb, res, theta, hinv, cnt, reg, alpha, tol).T
     return out
 
 
@@ -268,7 +277,7 @@ def style_bootstrap(design: Any, theta: FloatArray, p_hat: FloatArray, hessian: 
         raise ModelError("the style bootstrap needs the design of style_design (battles "
                          "sorted by pair, every pair present)")
     _JOB.update(design=design, blocks=pb, res=design.w * (design.y - p_hat), theta=theta,
-                reg=reg, alpha=alpha, tol=tol, factor=cho_factor(hessian))
+                reg=reg, alpha=alpha, tol=tol, hinv=np.linalg.inv(hessian))
     results: list[FloatArray] = [np.empty(0)] * len(sizes)
     try:
         if n_jobs == 1 or "fork" not in mp.get_all_start_methods():

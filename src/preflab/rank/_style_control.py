@@ -19,7 +19,7 @@ This is FastChat's ``compute_style_control`` / ``compute_bootstrap_style_control
 every bootstrap round. Here the ``(n_models + n_features)``-dimensional problem is solved by
 Newton's method with the Hessian accumulated per *pair* (bincounts over battle → pair, so each
 iteration is a few vectorised passes over the battles and one small dense solve). Bootstrap
-rounds start from the full-data fit and take chord steps with its factorised Hessian, many
+rounds start from the full-data fit and take chord steps with its inverted Hessian, many
 rounds per pass over the battles (:mod:`preflab.rank._style_bootstrap`).
 
 Bootstrap rounds resample battles with replacement (multinomial counts per battle, as FastChat's
@@ -39,8 +39,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from scipy import sparse
-from scipy.linalg import cho_factor, cho_solve
 
 from preflab._errors import ModelError
 from preflab.rank._bradley_terry import bt_mle
@@ -159,8 +157,8 @@ def _grad_hess(theta: FloatArray, d: StyleDesign, w: FloatArray, reg: float,
 
 
 def _solve_pd(h: FloatArray, g: FloatArray) -> FloatArray:
-    """Solve ``h x = g`` for a symmetric positive-definite ``h`` (Cholesky; small and fast)."""
-    out: FloatArray = cho_solve(cho_factor(h), g)
+    """Solve ``h x = g`` for the small positive-definite ``h`` (LAPACK via numpy)."""
+    out: FloatArray = np.linalg.solve(h, g).astype(np.float64, copy=False)
     return out
 
 
@@ -228,9 +226,11 @@ def _sandwich_cov(theta: FloatArray, d: StyleDesign, reg: float) -> FloatArray:
         rows = np.concatenate([d.cluster, d.cluster] + [d.cluster] * m)
         cols = np.concatenate([a, b] + [np.full(len(res), n + j) for j in range(m)])
         vals = np.concatenate([ALPHA * res, -ALPHA * res] + [res * d.x[:, j] for j in range(m)])
+        from scipy import sparse
+
         u = sparse.csr_matrix((vals, (rows, cols)), shape=(g, n + m))
         meat = np.asarray((u.T @ u).todense()) * (g / max(g - 1, 1))
-    hinv = cho_solve(cho_factor(h), np.eye(n + d.x.shape[1]))
+    hinv = np.linalg.inv(h)
     cov: FloatArray = hinv @ meat @ hinv
     return cov
 
