@@ -213,8 +213,9 @@ def test_bootstrap_is_the_same_with_workers(shared_data: Path) -> None:
 
 @pytest.mark.parametrize("weighted", [False, True])
 def test_bootstrap_replicates_equal_exact_refits(shared_data: Path, weighted: bool) -> None:
-    """Each chord-iterated replicate is within 0.1 rating point of the exact refit on its
-    resample (measured: 0.04 at 10k battles); one chord step alone is far off (> 1 point)."""
+    """Each chord-iterated replicate is within 0.06 rating point of the exact refit on its
+    resample (measured: at most 0.02 over 100 rounds at 10k battles); one chord step alone is
+    far off (> 1 point)."""
     from preflab.rank._style_bootstrap import _counts, pair_blocks, replicates
     from preflab.rank._style_control import _pieces
 
@@ -235,7 +236,7 @@ def test_bootstrap_replicates_equal_exact_refits(shared_data: Path, weighted: bo
                              for b in range(len(cnt))])
     fast = replicates(d, pb, res, theta, hinv, cnt, 0.5, ALPHA)
     err = 400 * np.abs(fast[:n] - exact[:n]).max(axis=0)  # rating points, per replicate
-    assert err.max() < 0.1
+    assert err.max() < 0.06
     np.testing.assert_allclose(fast[n:], exact[n:], atol=1e-4)  # style coefficients
     one_step = replicates(d, pb, res, theta, hinv, cnt, 0.5, ALPHA, tol=np.inf)
     assert (400 * np.abs(one_step[:n] - exact[:n]).max(axis=0)).max() > 1.0

@@ -19,10 +19,10 @@ row blocks that stay in cache; battles are sorted by pair so the per-pair sums a
 rate ``ρ = ‖I − H^{-1} H_b‖`` (``H_b`` the replicate's information; ≈ 0.1 at 100k Arena-like
 battles, more for models with few battles), so after a step ``s_t`` the error left is about
 ``|s_t| ρ / (1 − ρ)`` with ``ρ ≈ |s_t| / |s_{t−1}|`` (max norms); a round stops when that
-estimate is below ``tol`` (log10 units; the default 1e-4 is 0.04 rating point). Measured
+estimate is below ``tol`` (log10 units; the default 5e-5 is 0.02 rating point). Measured
 against exact refits (tests and ``benchmarks/results/scale.md``): the largest rating error
-of a replicate was 0.039 point at 10k battles, 0.030 at 100k and 0.007 at 1M, against
-bootstrap spreads of 10–100 points.
+of a replicate was 0.020 point at 10k battles (100 rounds), 0.029 at 100k (100 rounds) and
+0.007 at 1M (10 rounds), against bootstrap spreads of 10–100 points.
 
 Chunk ``i`` of ``chunk`` rounds draws its battle counts from the ``i``-th child of the seed
 sequence of ``rng``, so the replicates do not depend on the number of worker processes.
@@ -218,7 +218,7 @@ def _gradients(d: Any, pb: PairBlocks, th: FloatArray, cnt: npt.NDArray[np.integ
 
 
 def replicates(d: Any, pb: PairBlocks, res: FloatArray, theta: FloatArray, hinv: FloatArray,
-               cnt: npt.NDArray[np.integer[Any]], reg: float, alpha: float, tol: float = 1e-4,
+               cnt: npt.NDArray[np.integer[Any]], reg: float, alpha: float, tol: float = 5e-5,
                max_iter: int = 30) -> FloatArray:
     """Parameters of the refits for every row of ``cnt``, shape (n_params, B): chord steps
     ``θ ← θ + H^{-1} g_c(θ)`` from ``theta`` with the full-data Hessian's inverse ``hinv``
@@ -256,14 +256,14 @@ def _chunk(size: int, seed: np.random.SeedSequence) -> FloatArray:
 
 def style_bootstrap(design: Any, theta: FloatArray, p_hat: FloatArray, hessian: FloatArray,
                     reg: float, n_rounds: int, rng: np.random.Generator | int | None, *,
-                    alpha: float = float(np.log(10.0)), tol: float = 1e-4,
+                    alpha: float = float(np.log(10.0)), tol: float = 5e-5,
                     n_jobs: int | None = None, chunk: int = 10,
                     progress: Callable[..., None] | None = None) -> FloatArray:
     """Parameters ``(r, β)`` of ``n_rounds`` resampled fits, shape (n_rounds, n_params).
 
     ``theta``, ``p_hat``, ``hessian``: the full-data fit, its win probabilities and its
     penalised information matrix. ``tol``: a round stops when its estimated error is below
-    ``tol`` (log10 units; 1e-4 is 0.04 rating point).
+    ``tol`` (log10 units; 5e-5 is 0.02 rating point).
     ``n_jobs``: worker processes (default: all cores when the job is large enough to pay for
     forking, i.e. battles × rounds > 2e6).
     """
