@@ -199,13 +199,16 @@ def style_design(table: pa.Table, *, features: tuple[str, ...] = DEFAULT_FEATURE
         va += vb
         va += 1.0
         xt[j] /= va
-    mean, std = xt.mean(axis=1), xt.std(axis=1)
-    if np.any(std == 0):
-        bad = [f for f, s in zip(features, std, strict=True) if s == 0]
+    mean, std = np.empty(len(features)), np.empty(len(features))
+    for j in range(len(features)):  # z-score in place (population sd), no temporaries
+        mean[j] = xt[j].mean()
+        xt[j] -= mean[j]
+        std[j] = np.sqrt(np.dot(xt[j], xt[j]) / max(len(order), 1))
+        xt[j] /= std[j] if std[j] > 1e-12 else 1.0
+    if np.any(std <= 1e-12):  # d is in [-1, 1]: a smaller sd is rounding of a constant
+        bad = [f for f, s in zip(features, std, strict=True) if s <= 1e-12]
         raise DataError(f"style feature(s) {', '.join(bad)} never vary", field=bad[0],
                         fix="Leave constant features out of --style-features.")
-    xt -= mean[:, None]
-    xt /= std[:, None]
     if "weight" in cols and table.column("weight").null_count:
         raise DataError("missing weight", row=_first_null(table.column("weight")),
                         field="weight", fix="Fill the weights (1 for a plain vote).")
