@@ -66,11 +66,12 @@ class BattleWrites:
     """The battle/vote methods of :class:`~preflab.arena._store.Store` (a mixin)."""
 
     raw: RawDB
-    _group: GroupCommit
+    _group: GroupCommit  # synced commits: votes, rankings, skips
+    _battle_group: GroupCommit  # relaxed commits: new battles (see ``_store``)
 
     def submit_battle(self, voter: str, prompt_id: str, models: Sequence[str],
                       limits: Limits = ()) -> Future[Battle]:
-        """Store a new open battle; the future resolves once committed.
+        """Store a new open battle; the future resolves once committed (relaxed: not synced).
 
         ``limits`` are rate counters to bump in the same transaction (``RateLimited`` if full).
         """
@@ -83,7 +84,7 @@ class BattleWrites:
             c.execute(sql, params)
             return b
 
-        return self._group.submit(write, tuple(k for k, _ in limits))
+        return self._battle_group.submit(write, tuple(k for k, _ in limits))
 
     def create_battle(self, voter: str, prompt_id: str, models: Sequence[str]) -> Battle:
         return self.submit_battle(voter, prompt_id, models).result()

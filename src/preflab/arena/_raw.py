@@ -54,8 +54,10 @@ class RateLimited(PreflabError):
 class RawDB:
     """Driver-level connections of an engine: write transactions, reads, rate counters."""
 
-    def __init__(self, engine: Engine, begin_immediate: Any) -> None:
+    def __init__(self, engine: Engine, begin_immediate: Any, *,
+                 sqlite_synchronous: str = "FULL") -> None:
         self.engine = engine
+        self.sqlite_synchronous = sqlite_synchronous
         self.sqlite = engine.dialect.name == "sqlite"
         self._begin_immediate = begin_immediate
         if self.sqlite:
@@ -71,13 +73,24 @@ class RawDB:
         return text if self.sqlite else text.replace("?", "%s")
 
     @contextmanager
-    def write(self) -> Iterator[Any]:
-        """A write transaction on a pooled connection, committed (fsynced) at the block's end."""
+    def write(self, *, relaxed: bool = False) -> Iterator[Any]:
+        """A write transaction on a pooled connection, committed (fsynced) at the block's end.
+
+        ``relaxed``: the commit returns before the log reaches the disk (SQLite
+        ``synchronous=NORMAL`` for this transaction, PostgreSQL ``synchronous_commit=off``).
+        It survives a killed server, not a power cut; and because the log is sequential, the
+        next synced commit makes it durable too.  For writes whose loss costs nothing but a
+        reload (a new battle), never for votes.
+        """
         fairy = self.engine.raw_connection()
         raw: Any = fairy.dbapi_connection
         try:
             if self.sqlite:
+                if relaxed:
+                    raw.execute("PRAGMA synchronous=NORMAL")
                 self._begin_immediate(raw)
+            elif relaxed:
+                raw.execute("SET LOCAL synchronous_commit = off")
             yield raw
             if self.sqlite:
                 raw.execute("COMMIT")
@@ -93,6 +106,8 @@ class RawDB:
                 fairy.invalidate()
             raise
         finally:
+            if relaxed and self.sqlite:
+                raw.execute(f"PRAGMA synchronous={self.sqlite_synchronous}")
             fairy.close()
 
     def read(self, text: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
