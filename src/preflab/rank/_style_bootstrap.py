@@ -265,12 +265,13 @@ def style_bootstrap(design: Any, theta: FloatArray, p_hat: FloatArray, hessian: 
     penalised information matrix. ``tol``: a round stops when its estimated error is below
     ``tol`` (log10 units; 5e-5 is 0.02 rating point).
     ``n_jobs``: worker processes (default: all cores when the job is large enough to pay for
-    forking, i.e. battles × rounds > 2e6).
+    forking, i.e. battles × rounds > 2e7; measured: forking two workers costs ~0.15 s of CPU,
+    more than it saves at 100k battles × 100 rounds, ~0.2 s of CPU in all).
     """
     sizes = [min(chunk, n_rounds - i) for i in range(0, n_rounds, chunk)]
     seeds = _seed_sequence(rng).spawn(len(sizes))
     if n_jobs is None:
-        n_jobs = (os.cpu_count() or 1) if len(design.y) * n_rounds > 2e6 else 1
+        n_jobs = (os.cpu_count() or 1) if len(design.y) * n_rounds > 2e7 else 1
     n_jobs = max(1, min(n_jobs, len(sizes)))
     pb = pair_blocks(design)
     if pb is None:
