@@ -58,8 +58,6 @@ _Z = NormalDist()  # standard normal quantiles without importing scipy.stats
 
 
 ALPHA = math.log(10.0)
-__all__ = ["ALPHA", "DEFAULT_FEATURES", "StyleDesign", "StyleRatings", "fit_contextual",
-           "fit_style_control", "style_design"]
 
 
 @dataclass(frozen=True, slots=True)
