@@ -90,27 +90,38 @@ def run_alpaca_eval(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, floa
     return pd.DataFrame(out).T, time.perf_counter() - t0, time.process_time() - c0
 
 
-def run_preflab(frames: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, float, float]:
-    from preflab.rank._length_controlled import lc_win_rate
-    from preflab.rank._winrate import _gamed_lookup, read_gamed, win_rate_stats
+def run_preflab(frames: dict[str, pd.DataFrame], solver: str = "liblinear"
+                ) -> tuple[pd.DataFrame, float, float]:
+    """The same unit of work through ``win_rate_board`` (the library verb behind
+    ``preflab winrate --length-controlled --gamed``): lengths from the texts, win rates, and
+    the LC GLMs of all models (fitted in one batch), difficulty from the gamed file."""
+    from preflab.rank._winrate import (
+        AlpacaEvalAnnotations,
+        ModelAnnotations,
+        read_gamed,
+        win_rate_board,
+    )
 
     t0, c0 = time.perf_counter(), time.process_time()
     gamed = read_gamed(LC / "gamed_annotations.csv")
-    by_pos = _gamed_lookup(gamed, "position")
-    out = {}
+    models = []
     for model, df in frames.items():
-        len1 = df["output_1"].str.len().to_numpy()  # as AlpacaEval measures them
-        len2 = df["output_2"].str.len().to_numpy()
-        pref = df["preference"].to_numpy(dtype=float)
-        st = win_rate_stats(pref)
-        if df["generator_2"].iloc[0] == BASELINE:
-            lc, se, c = 50.0, 0.0, np.nan
-        else:
-            fit = lc_win_rate(pref, len1, len2, by_pos[np.arange(len(df))], gamed=gamed)
-            lc, se, c = fit.lc_win_rate, fit.lc_standard_error, fit.C
-        out[model] = {"win_rate": st.win_rate, "standard_error": st.standard_error,
-                      "lc_win_rate": lc, "lc_standard_error": se, "C": c}
-    return pd.DataFrame(out).T, time.perf_counter() - t0, time.process_time() - c0
+        n = len(df)
+        models.append(ModelAnnotations(
+            model,
+            df["preference"].to_numpy(dtype=float),
+            df["output_1"].str.len().to_numpy(np.int64),  # as AlpacaEval measures them
+            df["output_2"].str.len().to_numpy(np.int64), np.arange(n),
+            df["instruction"].astype(int).to_numpy(np.int64), np.arange(n)))
+    logging.disable(logging.WARNING)
+    board = win_rate_board(AlpacaEvalAnnotations(BASELINE, None, tuple(models), 0),
+                           length_controlled=True, gamed=gamed, solver=solver)
+    logging.disable(logging.NOTSET)
+    t1, c1 = time.perf_counter(), time.process_time()
+    out = {r.model: {"win_rate": r.win_rate, "standard_error": r.standard_error,
+                            "lc_win_rate": r.lc_win_rate, "lc_standard_error": r.lc_standard_error,
+                            "C": r.lc_C} for r in board.models}
+    return pd.DataFrame(out).T.loc[list(frames)], t1 - t0, c1 - c0
 
 
 def estimated_path(ae: pd.DataFrame) -> pd.DataFrame:

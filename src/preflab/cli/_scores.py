@@ -39,6 +39,10 @@ def _emit(data: dict[str, object], output: str | None, as_json: bool) -> None:
 @click.option("--difficulty-lookup", type=click.Choice(["position", "instruction"]),
               default="position", show_default=True,
               help="position reproduces AlpacaEval (its quirk); instruction corrects it.")
+@click.option("--lc-solver", type=click.Choice(["liblinear", "exact"]), default="liblinear",
+              show_default=True,
+              help="liblinear replays the solver AlpacaEval uses (its numbers, early stop "
+                   "included); exact solves every fit of the LC GLM to its optimum.")
 @click.option("--duplicates", type=click.Choice(["error", "drop", "keep"]), default="error",
               show_default=True,
               help="A model with the same instruction twice: stop, drop identical "
@@ -50,8 +54,8 @@ def _emit(data: dict[str, object], output: str | None, as_json: bool) -> None:
               help="Write an HTML report.")
 @handle_errors
 def winrate(file: str, baseline: str | None, length_controlled: bool, difficulty: str | None,
-            gamed: str | None, difficulty_lookup: str, duplicates: str, output: str | None,
-            as_json: bool, report: str | None) -> None:
+            gamed: str | None, difficulty_lookup: str, lc_solver: str, duplicates: str,
+            output: str | None, as_json: bool, report: str | None) -> None:
     """Win rates against a baseline from AlpacaEval annotations (and LC win rates).
 
     Reads AlpacaEval's annotation columns (generator_1, output_1, generator_2, output_2,
@@ -77,7 +81,8 @@ def winrate(file: str, baseline: str | None, length_controlled: bool, difficulty
     gam = read_gamed(gamed) if gamed and length_controlled else None
     with rich_progress("win rates", total=len(ann.models)) as progress:
         board = win_rate_board(ann, length_controlled=length_controlled, difficulty=diff, gamed=gam,
-                               difficulty_lookup=difficulty_lookup, progress=progress)
+                               difficulty_lookup=difficulty_lookup, solver=lc_solver,
+                               progress=progress)
     table = Table(title=f"Win rates against {board.baseline}")
     for col in ("model", "LC win rate", "LC SE", "win rate", "SE", "discrete", "wins", "draws",
                 "n", "avg length"):

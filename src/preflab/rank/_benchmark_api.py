@@ -21,6 +21,7 @@ from preflab.rank._length_controlled import (
     is_extreme_change,
     l1_soft_logistic,
     lc_win_rate,
+    lc_win_rates,
     lookup_difficulty,
 )
 from preflab.rank._winrate import (
@@ -53,6 +54,7 @@ __all__ = [
     "is_extreme_change",
     "l1_soft_logistic",
     "lc_win_rate",
+    "lc_win_rates",
     "lookup_difficulty",
     "read_alpacaeval_annotations",
     "read_arena_hard",

@@ -32,7 +32,7 @@ from preflab.rank._length_controlled import (
     GamedRows,
     estimate_difficulty,
     is_extreme_change,
-    lc_win_rate,
+    lc_win_rates,
     lookup_difficulty,
 )
 
@@ -406,6 +406,7 @@ def win_rate_board(
     gamed: GamedRows | None = None,
     difficulty_lookup: str = "position",
     regularize_lambda: float = REGULARIZE_LAMBDA,
+    solver: str = "liblinear",
     progress: Callable[..., None] | None = None,
 ) -> WinRateBoard:
     """AlpacaEval's board: win rates and (optionally) LC win rates of every model.
@@ -413,7 +414,9 @@ def win_rate_board(
     Difficulty for the LC GLM comes from ``difficulty`` (indexed by instruction), else from the
     gamed file's column (AlpacaEval's behaviour), else it is estimated from these annotations
     (:func:`estimate_difficulty`, noted in ``notes``). Without ``gamed`` the GLM is fitted
-    without the regularisation towards the gamed baselines (also noted).
+    without the regularisation towards the gamed baselines (also noted). ``solver`` is the LC
+    GLM's solver (:func:`~preflab.rank.fit_lc_glm`): ``"liblinear"`` gives AlpacaEval's
+    numbers, ``"exact"`` each fit's exact optimum. All models' GLMs are fitted in one batch.
     """
     notes: list[str] = []
     if annotations.n_dropped_duplicates:
@@ -456,34 +459,17 @@ def win_rate_board(
         if not regularized:
             notes.append("no gamed-baseline annotations: the LC GLM is fitted without "
                          "AlpacaEval's regularisation (pass --gamed)")
+    lc = _lc_columns(annotations, by_key if length_controlled else None, gamed,
+                     regularize_lambda, difficulty_lookup, solver, notes)
     rows: list[ModelWinRate] = []
-    for _k, m in enumerate(annotations.models):
+    for k, m in enumerate(annotations.models):
         st = win_rate_stats(m.preference)
-        lc, lc_se, c_best, shifted = float("nan"), float("nan"), float("nan"), 0
-        if length_controlled and by_key is not None:
-            identical = bool(np.all(m.len_baseline == m.len_model)
-                             and np.all((m.preference == 1.5) | (m.preference == 0.0)))
-            if m.model == base or identical:
-                lc, lc_se = 50.0, 0.0
-                if m.model != base:
-                    notes.append(f"{m.model}: every output has the baseline's length and every "
-                                 "preference is a tie; LC win rate set to 50 as for the baseline")
-            else:
-                diff, shifted = lookup_difficulty(by_key, m.position, m.instruction_index,
-                                                  lookup=difficulty_lookup, model=m.model)
-                fit = lc_win_rate(m.preference, m.len_baseline, m.len_model, diff,
-                                  gamed=gamed, regularize_lambda=regularize_lambda)
-                lc, lc_se, c_best = fit.lc_win_rate, fit.lc_standard_error, fit.C
-                if shifted:
-                    notes.append(
-                        f"{m.model}: {shifted} of {len(m.position)} rows take the difficulty of "
-                        "another instruction (AlpacaEval looks difficulty up by row position; "
-                        "--difficulty-lookup instruction corrects it)")
-                if is_extreme_change(st.win_rate, lc):
-                    notes.append(f"{m.model}: LC win rate {lc:.1f}% is very different from the "
-                                 f"raw {st.win_rate:.1f}% (AlpacaEval's sign of a failed GLM)")
+        lc_wr, lc_se, c_best, shifted = lc[k]
+        if length_controlled and is_extreme_change(st.win_rate, lc_wr):
+            notes.append(f"{m.model}: LC win rate {lc_wr:.1f}% is very different from the "
+                         f"raw {st.win_rate:.1f}% (AlpacaEval's sign of a failed GLM)")
         avg_len = int(np.mean(m.len_model)) if len(m.len_model) else 0
-        rows.append(ModelWinRate(m.model, st.win_rate, st.standard_error, lc, lc_se,
+        rows.append(ModelWinRate(m.model, st.win_rate, st.standard_error, lc_wr, lc_se,
                                  st.discrete_win_rate, st.n_wins, st.n_wins_base, st.n_draws,
                                  st.n_total, avg_len, c_best, shifted))
         if progress is not None:
@@ -497,3 +483,41 @@ def win_rate_board(
     rows.sort(key=order)
     return WinRateBoard(base, tuple(rows), length_controlled, source, regularized,
                         difficulty_lookup, tuple(notes))
+
+
+def _lc_columns(annotations: AlpacaEvalAnnotations, by_key: FloatArray | None,
+                gamed: GamedRows | None, regularize_lambda: float, difficulty_lookup: str,
+                solver: str, notes: list[str]) -> list[tuple[float, float, float, int]]:
+    """(LC win rate, LC SE, chosen C, rows with shifted difficulty) of every model; NaN
+    without ``by_key``. The GLMs of all models are fitted together."""
+    nan = float("nan")
+    out: list[tuple[float, float, float, int]] = [(nan, nan, nan, 0)] * len(annotations.models)
+    if by_key is None:
+        return out
+    todo, diffs = [], []
+    for k, m in enumerate(annotations.models):
+        identical = bool(np.all(m.len_baseline == m.len_model)
+                         and np.all((m.preference == 1.5) | (m.preference == 0.0)))
+        if m.model == annotations.baseline or identical:
+            out[k] = (50.0, 0.0, nan, 0)
+            if m.model != annotations.baseline:
+                notes.append(f"{m.model}: every output has the baseline's length and every "
+                             "preference is a tie; LC win rate set to 50 as for the baseline")
+            continue
+        diff, shifted = lookup_difficulty(by_key, m.position, m.instruction_index,
+                                          lookup=difficulty_lookup, model=m.model)
+        if shifted:
+            notes.append(
+                f"{m.model}: {shifted} of {len(m.position)} rows take the difficulty of "
+                "another instruction (AlpacaEval looks difficulty up by row position; "
+                "--difficulty-lookup instruction corrects it)")
+        todo.append(k)
+        diffs.append(diff)
+        out[k] = (nan, nan, nan, shifted)
+    models = [annotations.models[k] for k in todo]
+    fits = lc_win_rates([m.preference for m in models], [m.len_baseline for m in models],
+                        [m.len_model for m in models], diffs, gamed=gamed,
+                        regularize_lambda=regularize_lambda, solver=solver)
+    for k, fit in zip(todo, fits, strict=True):
+        out[k] = (fit.lc_win_rate, fit.lc_standard_error, fit.C, out[k][3])
+    return out
