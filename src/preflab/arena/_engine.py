@@ -91,9 +91,12 @@ class Arena:
 
     def responses(self, prompt_id: str, models: tuple[str, ...]) -> dict[str, dict[str, Any]]:
         """Response rows for one battle, cached per content version (the content is static)."""
-        version = self.catalog().version
+        cat = self.catalog()
+        version = cat.version
         missing = [m for m in models if (version, prompt_id, m) not in self._responses]
-        if missing:
+        if missing:  # fetch the prompt's responses (up to 64 models) with one query
+            known = [cat.models[i] for i in sorted(cat.prompts.get(prompt_id, ()))]
+            missing = sorted(set(missing) | set(known[:64]))
             rows = self.store.responses_for(prompt_id, missing)
             with self._lock:
                 if len(self._responses) > 20_000:
