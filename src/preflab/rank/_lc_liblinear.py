@@ -88,18 +88,28 @@ class _Block:
     xt: FloatArray          # (G, 3, n)
     xx: FloatArray          # (G, n, 6) products x_i x_j
     wsum: FloatArray        # (G, n) W+ + W-
+    wx: FloatArray          # (G, n, 3) wsum * x
+    wxx: FloatArray         # (G, n, 6) wsum * xx
     group: IntArray
     c: FloatArray           # (k, 1)
-    e: FloatArray           # (k, n) exp(w'x), updated multiplicatively as liblinear does;
-    fresh: bool             # ... all ones (not yet filled) while fresh
     fits: IntArray
     segs: list[tuple[int, slice]]
 
+    @property
+    def n(self) -> int:
+        return int(self.wsum.shape[1])
+
     def keep(self, keep: BoolArray) -> None:
         """Drop the finished fits."""
-        self.fits, self.group = self.fits[keep], self.group[keep]
-        self.c, self.e = self.c[keep], self.e[keep]
+        self.fits, self.group, self.c = self.fits[keep], self.group[keep], self.c[keep]
         self.segs = _segments(self.group)
+
+    def exp_eta(self, w: FloatArray, out: FloatArray) -> FloatArray:
+        """``exp(w'x)`` of every live fit (rows of ``w`` aligned with the fits) into ``out``."""
+        for g, sl in self.segs:
+            np.matmul(w[sl], self.xt[g], out=out[sl])
+        np.exp(out, out=out)
+        return out
 
 
 def _segments(g: IntArray) -> list[tuple[int, slice]]:
@@ -143,17 +153,16 @@ def liblinear_l1_logistic(
         wsum = wp + wn
         xx = x[:, :, _TRI_I] * x[:, :, _TRI_J]
         pr.xjneg[fits] = c[:, None] * np.einsum("gn,gnk->gk", wn, x)[group]
-        cxx = np.einsum("gn,gnk->gk", wsum, xx)[group]
-        pr.cxx[fits] = c[:, None] * cxx
+        pr.cxx[fits] = c[:, None] * np.einsum("gn,gnk->gk", wsum, xx)[group]
         pr.cwsum[fits] = c * wsum.sum(axis=1)[group]
         pr.xmax[fits] = np.abs(x).max(axis=1, initial=0.0)[group]
         # liblinear's first iteration at w = 0 (e = 1): tau = C/2, D = C/4
         pr.grad[fits] = pr.xjneg[fits] - 0.5 * c[:, None] * np.einsum(
             "gn,gnk->gk", wsum, x)[group]
         pr.hess[fits] = 0.25 * pr.cxx[fits]
-        live.append(_Block(x, np.ascontiguousarray(x.transpose(0, 2, 1)), xx, wsum, group,
-                           c[:, None], np.empty((k, wsum.shape[1])), True, fits,
-                           _segments(group)))
+        live.append(_Block(x, np.ascontiguousarray(x.transpose(0, 2, 1)), xx, wsum,
+                           wsum[:, :, None] * x, wsum[:, :, None] * xx, group, c[:, None],
+                           fits, _segments(group)))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         _run(pr, live, max_iter)
     if pr.overflow.any():
@@ -171,7 +180,7 @@ def liblinear_l1_logistic(
 
 
 def _run(pr: Fits, blocks: list[_Block], max_iter: int) -> None:
-    size = max((b.e.size for b in blocks), default=0)
+    size = max((len(b.fits) * b.n for b in blocks), default=0)
     scratch = [np.empty(size) for _ in range(3)]
     for newton in range(max_iter):
         rows = np.flatnonzero(pr.running)
@@ -191,7 +200,6 @@ def _run(pr: Fits, blocks: list[_Block], max_iter: int) -> None:
             return
         pr.qp_no_change[rows] += 1
         d, sweeps = inner_cd(pr, rows, active)
-        # the line search, and while a block's rows are in cache, the next gradient
         _line_search(pr, blocks, rows, d, scratch)
         pr.inner_eps[rows[sweeps == 1]] *= 0.25
         pr.n_iter[rows] += 1
@@ -203,27 +211,25 @@ def _view(buf: FloatArray, shape: tuple[int, int]) -> FloatArray:
     return out
 
 
-def _grad_hess(pr: Fits, b: _Block, scratch: list[FloatArray]) -> None:
-    """liblinear's ``Grad`` and ``X'DX`` at the current iterate: with instance weights
-    ``C_i``, tau_i = C_i / (1 + e_i) and D_i = C_i e_i / (1 + e_i)^2 (instance pairs merged)."""
+def _grad_hess(pr: Fits, b: _Block, e: FloatArray, scratch: list[FloatArray]) -> None:
+    """liblinear's ``Grad`` and ``X'DX`` at ``e = exp(w'x)``: with instance weights ``C_i``,
+    tau_i = C_i / (1 + e_i) and D_i = C_i e_i / (1 + e_i)^2 (instance pairs merged; the
+    weights sit in the designs, C multiplies the sums)."""
     f = b.fits
-    if not len(f):
-        return
-    onep, tau = (_view(s, b.e.shape) for s in scratch[:2])
-    np.add(b.e, 1.0, out=onep)
+    sig, q = (_view(s, e.shape) for s in scratch[1:])
+    np.add(e, 1.0, out=sig)
+    np.reciprocal(sig, out=sig)            # 1 / (1 + e)
+    np.multiply(sig, sig, out=q)
+    q *= e                                 # e / (1 + e)^2
     grad = np.empty((len(f), 3))
     hess = np.empty((len(f), 6))
     for g, sl in b.segs:   # small products: OpenBLAS stays single-threaded
-        np.divide(b.wsum[g], onep[sl], out=tau[sl])
-        np.matmul(tau[sl], b.x[g], out=grad[sl])
-    tau *= b.e
-    tau /= onep
-    for g, sl in b.segs:
-        np.matmul(tau[sl], b.xx[g], out=hess[sl])
+        np.matmul(sig[sl], b.wx[g], out=grad[sl])
+        np.matmul(q[sl], b.wxx[g], out=hess[sl])
     if not np.isfinite(hess).all():  # overflow on rows of weight 0 (liblinear skips them)
         for g, sl in b.segs:
-            tau[sl][:, b.wsum[g] == 0.0] = 0.0
-            np.matmul(tau[sl], b.xx[g], out=hess[sl])
+            q[sl][:, b.wsum[g] == 0.0] = 0.0
+            np.matmul(q[sl], b.wxx[g], out=hess[sl])
         pr.overflow[f[~np.isfinite(hess).all(axis=1)]] = True
     pr.grad[f] = pr.xjneg[f] - b.c * grad
     pr.hess[f] = b.c * hess
@@ -232,10 +238,10 @@ def _grad_hess(pr: Fits, b: _Block, scratch: list[FloatArray]) -> None:
     for i in big.tolist():   # exp(w'x) may overflow: liblinear's operation order matters
         g = int(b.group[i])
         cw = np.where(b.wsum[g] != 0.0, b.c[i] * b.wsum[g], 0.0)
-        t = 1.0 / (1.0 + b.e[i])
-        tau, dd = cw * t, cw * b.e[i] * t * t
+        t = 1.0 / (1.0 + e[i])
+        tau_i, dd = cw * t, cw * e[i] * t * t
         live = cw != 0.0   # rows of weight 0 are not in liblinear's problem
-        pr.grad[f[i]] = pr.xjneg[f[i]] - tau[live] @ b.x[g][live]
+        pr.grad[f[i]] = pr.xjneg[f[i]] - tau_i[live] @ b.x[g][live]
         pr.hess[f[i]] = dd[live] @ b.xx[g][live]
 
 
@@ -246,11 +252,13 @@ def _line_search(pr: Fits, blocks: list[_Block], rows: IntArray, d: FloatArray,
 
     liblinear accepts the step when :math:`\mathrm{cond} = \Delta\lVert w\rVert_1 + \sum_i C_i
     \log\frac{1 + e_i'}{e^{u_i} + e_i'} + \sum_{y_i=-1} C_i u_i - \sigma\delta \le 0`
-    (:math:`u = Xd`, :math:`e' = e\,e^{u}`). By Taylor's theorem on the softplus,
+    (:math:`u = Xd`, :math:`e' = e^{w'x + u}`). By Taylor's theorem on the softplus,
     :math:`\mathrm{cond} = (1-\sigma)\delta + \tfrac12 d^\top X^\top D X d + R` with
     :math:`|R| \le \max|\mathrm{softplus}^{(3)}|/6 \cdot \max_i|u_i| \sum_i C_i u_i^2`,
     all known without a pass over the rows. Where that decides the sign with a margin far
     above rounding, the log pass is skipped; elsewhere cond is summed as liblinear does.
+    liblinear carries :math:`e^{w'x}` multiplicatively from step to step; here it is
+    recomputed from :math:`w` (equal up to rounding), so no per-row state is kept.
     """
     w, wpd = pr.w[rows], pr.wpd[rows]
     delta = np.einsum("bk,bk->b", pr.grad[rows], wpd - w)
@@ -269,47 +277,35 @@ def _line_search(pr: Fits, blocks: list[_Block], rows: IntArray, d: FloatArray,
     ok = quad <= 0.0
     pos = np.full(len(pr.w), -1, dtype=np.int64)
     pos[rows] = np.arange(len(rows))
-    done: list[tuple[_Block, BoolArray]] = []
+    redo: list[_Block] = []
     for b in blocks:
         if not len(b.fits):
             continue
         p = pos[b.fits]
-        xtd, ex = (_view(s, b.e.shape) for s in scratch[:2])
-        for g, sl in b.segs:
-            np.matmul(d[p[sl]], b.xt[g], out=xtd[sl])
-        np.exp(xtd, out=ex)
+        e_new = b.exp_eta(wpd[p], _view(scratch[0], (len(p), b.n)))
         uns = np.flatnonzero(~sure[p])
-        for i in uns.tolist():
-            e_new = ex[i] if b.fresh else b.e[i] * ex[i]
-            cw = b.c[i] * b.wsum[b.group[i]]
-            ok[p[i]] = _cond(cw[None], ex[i][None], e_new[None], rest[p[i]:p[i] + 1])[0]
-        okb = ok[p]
-        if b.fresh:   # e = 1: e' = e^u
-            b.fresh = False
-            if okb.all():
-                np.copyto(b.e, ex)
-            else:
-                b.e.fill(1.0)
-                b.e[okb] = ex[okb]
-        elif okb.all():
-            b.e *= ex
+        if len(uns):
+            xtd = _view(scratch[1], (len(p), b.n))
+            for g, sl in b.segs:
+                np.matmul(d[p[sl]], b.xt[g], out=xtd[sl])
+            ok[p[uns]] = _cond(b.c[uns] * b.wsum[b.group[uns]], np.exp(xtd[uns]), e_new[uns],
+                               rest[p[uns]])
+        if ok[p].all():
+            _grad_hess(pr, b, e_new, scratch)
         else:
-            b.e[okb] *= ex[okb]
-        if okb.all():
-            _grad_hess(pr, b, scratch)
-        else:
-            done.append((b, okb))
+            redo.append(b)
     pr.w_norm[rows[ok]] = w_norm_new[ok]
     pr.w[rows[ok]] = wpd[ok]
-    if not ok.all():
-        bad = np.flatnonzero(~ok)
-        stuck = _backtrack(pr, blocks, rows[bad], d[bad], w_norm_new[bad], delta[bad],
-                           negsum[bad])
-        # liblinear keeps tau and D of the last accepted step after 20 failed halvings
-        kept = pr.grad[stuck].copy(), pr.hess[stuck].copy()
-        for b, _ in done:
-            _grad_hess(pr, b, scratch)
-        pr.grad[stuck], pr.hess[stuck] = kept
+    if ok.all():
+        return
+    bad = np.flatnonzero(~ok)
+    stuck = _backtrack(pr, blocks, rows[bad], d[bad], w_norm_new[bad], delta[bad], negsum[bad])
+    # liblinear keeps tau and D of the last accepted step after 20 failed halvings
+    kept = pr.grad[stuck].copy(), pr.hess[stuck].copy()
+    for b in redo:
+        e = b.exp_eta(pr.w[b.fits], _view(scratch[0], (len(b.fits), b.n)))
+        _grad_hess(pr, b, e, scratch)
+    pr.grad[stuck], pr.hess[stuck] = kept
 
 
 def _backtrack(pr: Fits, blocks: list[_Block], fits: IntArray, d: FloatArray,
@@ -322,8 +318,9 @@ def _backtrack(pr: Fits, blocks: list[_Block], fits: IntArray, d: FloatArray,
         b, i = where[fit]
         g = int(b.group[i])
         xtd = d[k] @ b.xt[g]
-        cw, e = (b.c[i] * b.wsum[g])[None], b.e[i]
+        cw = (b.c[i] * b.wsum[g])[None]
         w, wpd = pr.w[fit], pr.wpd[fit].copy()
+        e = np.exp(w @ b.xt[g])
         wn, dl, ns = w_norm_new[k], delta[k], negsum[k]
         for _ls in range(1, _MAX_LINESEARCH):
             wpd = (w + wpd) * 0.5
@@ -332,13 +329,11 @@ def _backtrack(pr: Fits, blocks: list[_Block], fits: IntArray, d: FloatArray,
             ns *= 0.5
             xtd *= 0.5
             ex = np.exp(xtd)
-            en = e * ex
             rest = np.array([wn - pr.w_norm[fit] + ns - _SIGMA * dl])
-            if _cond(cw, ex[None], en[None], rest)[0]:
-                pr.w_norm[fit], pr.w[fit], b.e[i] = wn, wpd, en
+            if _cond(cw, ex[None], (e * ex)[None], rest)[0]:
+                pr.w_norm[fit], pr.w[fit] = wn, wpd
                 break
-        else:  # too many halvings: liblinear recomputes exp(w'x) from w
-            b.e[i] = np.exp(pr.w[fit] @ b.xt[g])
+        else:  # too many halvings: w stays
             stuck.append(fit)
         pr.wpd[fit] = wpd
     return np.asarray(stuck, dtype=np.int64)
