@@ -104,11 +104,14 @@ def pair_blocks(d: Any, block_rows: int = 8192) -> PairBlocks | None:
 def to_models(pairs: IntArray, per_pair: FloatArray, n: int) -> FloatArray:
     """Per-model sums ``Σ_{k: a_k = i} s_k − Σ_{k: b_k = i} s_k`` of each row of ``per_pair``
     (c, k) as columns, shape (n, c) (a pair's value counts for its first model and against
-    its second)."""
-    out = np.empty((n, per_pair.shape[0]))
-    for j, row in enumerate(per_pair):
-        out[:, j] = bincount(pairs[:, 0], row, n) - bincount(pairs[:, 1], row, n)
-    return out
+    its second); two bincounts over all rows at once."""
+    c = per_pair.shape[0]
+    shift = (np.arange(c) * n)[:, None]
+    vals = per_pair.ravel()
+    out = (bincount((pairs[:, 0] + shift).ravel(), vals, c * n)
+           - bincount((pairs[:, 1] + shift).ravel(), vals, c * n))
+    res: FloatArray = out.reshape(c, n).T
+    return res
 
 
 def grad_hess_blocked(theta: FloatArray, d: Any, w: FloatArray, reg: float, alpha: float,
