@@ -17,10 +17,12 @@ This is FastChat's ``compute_style_control`` / ``compute_bootstrap_style_control
 (``fastchat/serve/monitor/rating_systems.py`` at commit 0e6d3e4, 2025) [Chiang24]_,
 [LMArenaStyle24]_; that code minimises with L-BFGS-B (at most 100 iterations) from zero for
 every bootstrap round. Here the ``(n_models + n_features)``-dimensional problem is solved by
-Newton's method with the Hessian accumulated per *pair* (bincounts over battle → pair, so each
-iteration is a few vectorised passes over the battles and one small dense solve). Bootstrap
-rounds start from the full-data fit and take chord steps with its inverted Hessian, many
-rounds per pass over the battles (:mod:`preflab.rank._style_bootstrap`).
+Newton's method with the gradient and Hessian accumulated per *pair*: the battles are sorted by
+pair (:func:`style_design`), so each iteration is one pass over cache-sized blocks of battles
+(per-pair sums by ``np.add.reduceat``) and one small dense solve
+(:func:`preflab.rank._style_bootstrap.grad_hess_blocked`). Bootstrap rounds start from the
+full-data fit and take chord steps with its inverted Hessian, many rounds per pass over the
+battles (:mod:`preflab.rank._style_bootstrap`).
 
 Bootstrap rounds resample battles with replacement (multinomial counts per battle, as FastChat's
 ``np.random.randint`` rows); percentile intervals. ``intervals="sandwich"`` gives Wald intervals
