@@ -5,6 +5,13 @@ The lead re-exports these from :mod:`preflab.rank`.
 
 from __future__ import annotations
 
+from preflab.rank._alpacaeval_io import (
+    AlpacaEvalAnnotations,
+    ModelAnnotations,
+    read_alpacaeval_annotations,
+    read_difficulty,
+    read_gamed,
+)
 from preflab.rank._arena_hard import (
     ArenaHardBattles,
     ArenaHardBoard,
@@ -25,14 +32,9 @@ from preflab.rank._length_controlled import (
     lookup_difficulty,
 )
 from preflab.rank._winrate import (
-    AlpacaEvalAnnotations,
-    ModelAnnotations,
     ModelWinRate,
     WinRateBoard,
     WinRateStats,
-    read_alpacaeval_annotations,
-    read_difficulty,
-    read_gamed,
     win_rate_board,
     win_rate_stats,
 )
