@@ -63,3 +63,35 @@ def test_wrong_voter_and_kwise_misuse(db_url: str) -> None:
     assert counts[("alpha", "charlie")] == [0, 1, 0, 0]
     assert counts[("bravo", "charlie")] == [0, 1, 0, 0]
     store.dispose()
+
+
+def test_group_commit_refusal_rolls_back_only_that_write(db_url: str) -> None:
+    """One refused write in a batch: the others commit, the refused one leaves no trace."""
+    from concurrent.futures import Future
+    from typing import Any
+
+    store = Store(db_url)
+    put = store.raw.sql("INSERT INTO arena_meta (key, value) VALUES (?, 'x')")
+    has = store.raw.sql("SELECT count(*) FROM arena_meta WHERE key = ?")
+
+    def write(key: str, refuse: bool = False, unless: str | None = None) -> Any:
+        def fn(c: Any, _bumps: list[tuple[str, str, str]]) -> str:
+            c.execute(put, (key,))
+            if refuse or (unless is not None and c.execute(has, (unless,)).fetchone()[0]):
+                raise ValueError(f"refused {key}")
+            return key
+        return fn
+
+    # b is refused outright; d is refused because a (earlier in the batch) committed
+    writes = [write("a"), write("b", refuse=True), write("c"), write("d", unless="a")]
+    futures: list[Future[Any]] = [Future() for _ in writes]
+    try:
+        store._group._commit([(fn, fut, ()) for fn, fut in zip(writes, futures, strict=True)])
+        assert [f.result() for f in (futures[0], futures[2])] == ["a", "c"]
+        for f, key in ((futures[1], "b"), (futures[3], "d")):
+            with pytest.raises(ValueError, match=f"refused {key}"):
+                f.result()
+        kept = {k for k in "abcd" if store.get_meta(k) is not None}
+        assert kept == {"a", "c"}
+    finally:
+        store.dispose()

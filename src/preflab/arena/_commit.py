@@ -2,14 +2,20 @@
 
 Requests hand a write function to :meth:`GroupCommit.submit` (a future: async endpoints
 await it without a thread) or :meth:`GroupCommit.run` (blocks) and are answered only after
-*their* transaction has committed.  One writer thread per process takes everything queued, runs each
-function inside its own SAVEPOINT (so one refused vote does not undo the others), applies the
-pair-count increments of the whole batch in sorted key order (no lock-order deadlocks between
-processes on PostgreSQL; rate-limit counters the writes will bump are locked first, also in
-sorted order), commits once, and only then releases the waiting requests.  A vote
-is therefore acknowledged only after the commit that contains it, exactly as with one
-transaction per vote, but a disk that can do ~100 fsyncs per second still acknowledges
-hundreds of votes per second.  This is the classic group commit of database engines.
+*their* transaction has committed.  One writer thread per process takes everything queued,
+locks the rate-limit counters the writes will bump (sorted, so processes never wait on each
+other in opposite orders on PostgreSQL), runs the write functions in order, applies the
+pair-count increments of the whole batch in sorted key order (same reason), commits once,
+and only then releases the waiting requests.  A vote is therefore acknowledged only after
+the commit that contains it, exactly as with one transaction per vote, but a disk that can do
+~100 fsyncs per second still acknowledges hundreds of votes per second.  This is the classic
+group commit of database engines.
+
+A write may be *refused* (a second vote on a battle, a full rate limit): it raises.  Refusals
+are rare, so there are no per-write savepoints (two more statements, i.e. round trips on
+PostgreSQL, per write); instead the whole transaction rolls back and the batch reruns without
+the refused write, which gets its exception.  The outcome is the same as running the writes
+one after another: a write refused because of an earlier one in the batch stays refused.
 """
 
 from __future__ import annotations
@@ -103,76 +109,53 @@ class GroupCommit:
             self._commit(batch)
 
     def _commit(self, batch: list[Item]) -> None:
-        keys = sorted({k for _, _, ks in batch for k in ks})
-        for attempt in range(self._retries + 1):
-            outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+        pending = list(batch)
+        attempt = 0
+        while pending:
+            results: list[Any] = []
             try:
                 with self._begin() as conn:
+                    keys = sorted({k for _, _, ks in pending for k in ks})
                     if keys and self._prelock is not None:
                         self._prelock(conn, keys)
-                    if len(batch) == 1:
-                        outcomes.append(self._run_alone(conn, *batch[0]))
-                    else:
-                        self._run_batch(conn, batch, outcomes)
-            except _Refused:
-                pass  # the only write was refused: its transaction rolled back
+                    bumps: Bumps = []
+                    for i, (fn, _fut, _keys) in enumerate(pending):
+                        mine: Bumps = []
+                        try:
+                            results.append(fn(conn, mine))
+                        except self._db_errors:
+                            raise  # the transaction itself is in trouble: retry below
+                        except Exception as exc:  # noqa: BLE001 - handed to the caller
+                            raise _Refused(i, exc) from exc
+                        bumps += mine
+                    if bumps:
+                        self._apply_bumps(conn, bumps)
+            except _Refused as refused:  # rolled back: drop the refused write, rerun the rest
+                pending.pop(refused.index)[1].set_exception(refused.error)
+                continue
             except self._db_errors as exc:
                 if attempt < self._retries and any(s in str(exc) for s in _RETRYABLE):
-                    log.info("group commit retry %d after: %s", attempt + 1, exc)
-                    time.sleep(0.001 * (attempt + 1))
+                    attempt += 1
+                    log.info("group commit retry %d after: %s", attempt, exc)
+                    time.sleep(0.001 * attempt)
                     continue
-                for _, fut, _ in batch:
+                for _, fut, _ in pending:
                     fut.set_exception(exc)
                 return
             except BaseException as exc:  # noqa: BLE001 - never leave a caller waiting
-                for _, fut, _ in batch:
+                for _, fut, _ in pending:
                     if not fut.done():
                         fut.set_exception(exc)
                 return
-            for fut, result, error in outcomes:  # committed (or rolled back): release callers
-                if error is not None:
-                    fut.set_exception(error)
-                else:
-                    fut.set_result(result)
+            for (_, fut, _), result in zip(pending, results, strict=True):  # committed
+                fut.set_result(result)
             return
-
-    def _run_alone(self, conn: Raw, fn: WriteFn, fut: Future[Any],
-                   _keys: tuple[str, ...]) -> tuple[Future[Any], Any, BaseException | None]:
-        """One write, no savepoint: a refusal rolls the whole transaction back."""
-        bumps: Bumps = []
-        try:
-            result = fn(conn, bumps)
-        except self._db_errors:
-            raise
-        except Exception as exc:  # noqa: BLE001 - handed to the caller
-            fut.set_exception(exc)
-            raise _Refused from exc
-        if bumps:
-            self._apply_bumps(conn, bumps)
-        return fut, result, None
-
-    def _run_batch(self, conn: Raw, batch: list[Item],
-                   outcomes: list[tuple[Future[Any], Any, BaseException | None]]) -> None:
-        """Several writes, each in a SAVEPOINT so a refused one leaves the others intact."""
-        bumps: Bumps = []
-        for fn, fut, _keys in batch:
-            mine: Bumps = []
-            conn.execute("SAVEPOINT arena_write")
-            try:
-                result = fn(conn, mine)
-            except self._db_errors:
-                raise  # the transaction itself is in trouble: retry the batch
-            except Exception as exc:  # noqa: BLE001 - handed to the caller
-                conn.execute("ROLLBACK TO SAVEPOINT arena_write")
-                conn.execute("RELEASE SAVEPOINT arena_write")
-                outcomes.append((fut, None, exc))
-                continue
-            conn.execute("RELEASE SAVEPOINT arena_write")
-            bumps += mine
-            outcomes.append((fut, result, None))
-        if bumps:
-            self._apply_bumps(conn, bumps)
 
 
 class _Refused(Exception):
-    """Raised to roll back a transaction whose only write was refused."""
+    """One write of the batch refused: roll the transaction back and rerun without it."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(str(error))
+        self.index = index
+        self.error = error
