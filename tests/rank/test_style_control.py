@@ -216,7 +216,7 @@ def test_bootstrap_replicates_equal_exact_refits(shared_data: Path, weighted: bo
     """Each chord-iterated replicate is within 0.06 rating point of the exact refit on its
     resample (measured: at most 0.02 over 100 rounds at 10k battles); one chord step alone is
     far off (> 1 point)."""
-    from preflab.rank._style_bootstrap import _counts, pair_blocks, replicates
+    from preflab.rank._style_bootstrap import _counts, replicates, round_data
     from preflab.rank._style_control import _pieces
 
     t = load_battles(shared_data, "10k")
@@ -228,17 +228,15 @@ def test_bootstrap_replicates_equal_exact_refits(shared_data: Path, weighted: bo
     theta = fit_contextual(d)
     p_hat = _pieces(theta, d, d.w)[1]
     hinv = np.linalg.inv(_grad_hess(theta, d, d.w, 0.5, p_at=p_hat)[1])
-    pb = pair_blocks(d)
-    assert pb is not None
-    res = d.w * (d.y - p_hat)
+    rd = round_data(d, p_hat)
     cnt = _counts(np.random.default_rng(7), len(d.y), 8)
     exact = np.column_stack([fit_contextual(d, weights=d.w * cnt[b], init=theta, tol=1e-11)
                              for b in range(len(cnt))])
-    fast = replicates(d, pb, res, theta, hinv, cnt, 0.5, ALPHA)
+    fast = replicates(d, rd, theta, hinv, cnt, 0.5, ALPHA)
     err = 400 * np.abs(fast[:n] - exact[:n]).max(axis=0)  # rating points, per replicate
     assert err.max() < 0.06
     np.testing.assert_allclose(fast[n:], exact[n:], atol=1e-4)  # style coefficients
-    one_step = replicates(d, pb, res, theta, hinv, cnt, 0.5, ALPHA, tol=np.inf)
+    one_step = replicates(d, rd, theta, hinv, cnt, 0.5, ALPHA, tol=np.inf)
     assert (400 * np.abs(one_step[:n] - exact[:n]).max(axis=0)).max() > 1.0
 
 
