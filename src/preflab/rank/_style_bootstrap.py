@@ -13,11 +13,12 @@ with ``H`` the full-data penalised information at ``θ̂``, inverted once and sh
 round (the chord, or simplified Newton, method: Ortega and Rheinboldt 1970, *Iterative
 Solution of Nonlinear Equations in Several Variables*, §7.1). The first gradient is linear in
 the counts because the win probabilities ``p̂ = σ(Jθ̂)`` do not depend on the weights; later
-ones are one pass over the battles for all rounds of the chunk at once (``σ`` via ``tanh``, in
-row blocks that stay in cache; battles are sorted by pair so the per-pair sums are
-``np.add.reduceat``). The iteration converges to the exact replicate ``θ̂_b`` linearly, at the
-rate ``ρ = ‖I − H^{-1} H_b‖`` (``H_b`` the replicate's information; ≈ 0.1 at 100k Arena-like
-battles, more for models with few battles), so after a step ``s_t`` the error left is about
+ones are one pass over the battles for all rounds of the chunk at once (``σ`` via ``tanh`` in
+float32, sums in float64, in row blocks that stay in cache; battles are sorted by pair so the
+per-pair sums are ``np.add.reduceat``). The iteration converges to the exact replicate
+``θ̂_b`` linearly, at the rate ``ρ = ‖I − H^{-1} H_b‖`` (``H_b`` the replicate's
+information; ≈ 0.1 at 100k Arena-like battles, more for models with few battles), so after a
+step ``s_t`` the error left is about
 ``|s_t| ρ / (1 − ρ)`` with ``ρ ≈ |s_t| / |s_{t−1}|`` (max norms); a round stops when that
 estimate is below ``tol`` (log10 units; the default 5e-5 is 0.02 rating point). Measured
 against exact refits (tests and ``benchmarks/results/scale.md``): the largest rating error
