@@ -86,7 +86,6 @@ class _Block:
 
     x: FloatArray           # (G, n, 3)
     xt: FloatArray          # (G, 3, n)
-    xx: FloatArray          # (G, n, 6) products x_i x_j
     wsum: FloatArray        # (G, n) W+ + W-
     wx: FloatArray          # (G, n, 3) wsum * x
     wxx: FloatArray         # (G, n, 6) wsum * xx
@@ -145,24 +144,24 @@ def liblinear_l1_logistic(
         group = np.asarray(blk.group, dtype=np.int64)
         c = np.asarray(blk.c, dtype=np.float64)
         x = np.ascontiguousarray(blk.designs, dtype=np.float64)
+        xt = np.ascontiguousarray(x.transpose(0, 2, 1))
         wp, wn = blk.w_pos, blk.w_neg
-        npos, nneg = (wp != 0.0).sum(axis=1)[group], (wn != 0.0).sum(axis=1)[group]
+        npos = np.count_nonzero(wp, axis=1)[group]
+        nneg = np.count_nonzero(wn, axis=1)[group]
         pr.n_inst[fits] = npos + nneg
         pr.eps[fits] = tol * np.maximum(np.minimum(npos, nneg), 1) / np.maximum(npos + nneg, 1)
         pr.sid[fits] = blk.seed
         wsum = wp + wn
-        xx = x[:, :, _TRI_I] * x[:, :, _TRI_J]
-        pr.xjneg[fits] = c[:, None] * np.einsum("gn,gnk->gk", wn, x)[group]
-        pr.cxx[fits] = c[:, None] * np.einsum("gn,gnk->gk", wsum, xx)[group]
+        wx = wsum[:, :, None] * x
+        wxx = wx[:, :, _TRI_I] * x[:, :, _TRI_J]
+        pr.xjneg[fits] = c[:, None] * np.einsum("gn,gkn->gk", wn, xt)[group]
+        pr.cxx[fits] = c[:, None] * np.einsum("gnk->gk", wxx)[group]
         pr.cwsum[fits] = c * wsum.sum(axis=1)[group]
-        pr.xmax[fits] = np.abs(x).max(axis=1, initial=0.0)[group]
+        pr.xmax[fits] = np.abs(xt).max(axis=2, initial=0.0)[group]
         # liblinear's first iteration at w = 0 (e = 1): tau = C/2, D = C/4
-        pr.grad[fits] = pr.xjneg[fits] - 0.5 * c[:, None] * np.einsum(
-            "gn,gnk->gk", wsum, x)[group]
+        pr.grad[fits] = pr.xjneg[fits] - 0.5 * c[:, None] * np.einsum("gnk->gk", wx)[group]
         pr.hess[fits] = 0.25 * pr.cxx[fits]
-        live.append(_Block(x, np.ascontiguousarray(x.transpose(0, 2, 1)), xx, wsum,
-                           wsum[:, :, None] * x, wsum[:, :, None] * xx, group, c[:, None],
-                           fits, _segments(group)))
+        live.append(_Block(x, xt, wsum, wx, wxx, group, c[:, None], fits, _segments(group)))
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         _run(pr, live, max_iter)
     if pr.overflow.any():
@@ -242,7 +241,8 @@ def _grad_hess(pr: Fits, b: _Block, e: FloatArray, scratch: list[FloatArray]) ->
         tau_i, dd = cw * t, cw * e[i] * t * t
         live = cw != 0.0   # rows of weight 0 are not in liblinear's problem
         pr.grad[f[i]] = pr.xjneg[f[i]] - tau_i[live] @ b.x[g][live]
-        pr.hess[f[i]] = dd[live] @ b.xx[g][live]
+        xg = b.x[g][live]
+        pr.hess[f[i]] = dd[live] @ (xg[:, _TRI_I] * xg[:, _TRI_J])
 
 
 def _line_search(pr: Fits, blocks: list[_Block], rows: IntArray, d: FloatArray,
