@@ -91,7 +91,8 @@ def wait_up(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit("server did not start")
 
 
-def start_arena(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_arena(url: str, port: int, workers: int,
+                limits: int = 0) -> subprocess.Popen[bytes]:
     from preflab.arena import Store, demo_responses, load_file
 
     store = Store(url)
@@ -99,7 +100,7 @@ def start_arena(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     load_file(store, demo_responses())
     store.dispose()
     cmd = [sys.executable, "-m", "preflab", "arena", "serve", "--db", url, "--port", str(port),
-           "--workers", str(workers), "--rate-limit", "0", "--rate-limit-ip", "0"]
+           "--workers", str(workers), "--rate-limit", str(limits), "--rate-limit-ip", str(limits)]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL)
     wait_up(port, proc)
     return proc
@@ -306,6 +307,9 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=20.0, help="measured seconds")
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--limits", type=int, default=0,
+                    help="per-voter and per-IP rate limits (0: off; a huge value measures the "
+                         "cost of counting without refusing)")
     ap.add_argument("--client", choices=["raw", "httpx"], default="raw",
                     help="load generator: a minimal asyncio HTTP/1.1 client (default) or httpx")
     args = ap.parse_args()
@@ -325,7 +329,7 @@ def main() -> None:
                     raise SystemExit("set PREFLAB_TEST_POSTGRES_URL (eval \"$(.ci/postgres.sh)\")")
                 base_url = url.replace("postgresql://", "postgresql+psycopg://")
             port = free_port()
-            proc = start_arena(url, port, args.workers)
+            proc = start_arena(url, port, args.workers, args.limits)
             try:
                 res = asyncio.run(drive(f"http://127.0.0.1:{port}", args.concurrency,
                                         args.duration, args.warmup, proc.pid, args.client))
