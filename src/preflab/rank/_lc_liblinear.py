@@ -2,13 +2,14 @@ r"""liblinear's L1-regularised logistic regression (``L1R_LR``), replayed for ma
 
 AlpacaEval's LC GLM is fitted by scikit-learn's ``LogisticRegressionCV(solver="liblinear",
 penalty="l1", tol=1e-4, random_state=123)``. liblinear solves each fit with newGLMNET
-[Yuan12]_ and *stops early*: at a relative subgradient tolerance, after a randomised
-coordinate-descent inner loop. On AlpacaEval's data the cross-validation scores of neighbouring
-penalties differ by about 1e-6, less than this early stop moves them, so which penalty wins —
-and hence the LC win rate, by up to 0.1 point — depends on the exact iterates. To give
-AlpacaEval's numbers, this module replays the algorithm step by step (same initial point,
+(Yuan, Ho and Lin 2012, "An improved GLMNET for L1-regularized logistic regression", JMLR
+13; LIBLINEAR, Fan et al. 2008) and *stops early*: at a relative subgradient tolerance, after
+a randomised coordinate-descent inner loop. On AlpacaEval's data the cross-validation scores
+of neighbouring penalties differ by about 1e-6, less than this early stop moves them, so which
+penalty wins — and hence the LC win rate, by up to 0.1 point — depends on the exact iterates.
+To give AlpacaEval's numbers, this module replays the algorithm step by step (same initial point,
 stopping rules, shrinking, line search, coordinate order and random stream), so the iterates
-agree with liblinear's to rounding (~1e-14 on the shared data; checked in the tests).
+agree with liblinear's to rounding (~5e-13 on the shared data; checked in the tests).
 
 The objective of one fit, over instances :math:`i` with labels :math:`y_i = \pm1` and
 weights :math:`W_i`, is :math:`\lVert w\rVert_1 + C\sum_i W_i \log(1 + e^{-y_i w^\top x_i})`.
