@@ -65,7 +65,7 @@ class Signer:
         if len(parts) != n_fields + 2:
             return None
         body, mac = token[: -len(parts[-1]) - 1], parts[-1]
-        if not hmac.compare_digest(mac, self._mac(purpose, body, bound)):
+        if not token.isascii() or not hmac.compare_digest(mac, self._mac(purpose, body, bound)):
             return None
         ts = parts[-2]
         if not ts.isdigit() or not -60 <= time.time() - int(ts) <= max_age:

@@ -201,7 +201,10 @@ class Store(BattleWrites):
         except sa.exc.DBAPIError:  # another worker created the tables at the same moment
             time.sleep(0.2)
             metadata.create_all(self.engine)
-        battles_voter_created.create(self.engine, checkfirst=True)  # databases made before it
+        try:  # databases made before this index existed
+            battles_voter_created.create(self.engine, checkfirst=True)
+        except sa.exc.DBAPIError:  # another worker created it at the same moment
+            pass
         self.raw = RawDB(self.engine, _begin_immediate,
                          sqlite_synchronous=sqlite_synchronous.upper())
         self._group = GroupCommit(self.raw.write, self._bump, db_errors=self.raw.errors,
