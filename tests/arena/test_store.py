@@ -95,3 +95,29 @@ def test_group_commit_refusal_rolls_back_only_that_write(db_url: str) -> None:
         assert kept == {"a", "c"}
     finally:
         store.dispose()
+
+
+def test_group_commit_skips_cancelled_callers(sqlite_url: str) -> None:
+    """A request cancelled while its write is queued: the write is dropped, the rest commit."""
+    from concurrent.futures import Future
+    from typing import Any
+
+    store = Store(sqlite_url)
+    put = "INSERT INTO arena_meta (key, value) VALUES (?, 'x')"
+
+    def write(key: str) -> Any:
+        return lambda c, _bumps: c.execute(put, (key,)) and key
+
+    futures: list[Future[Any]] = [Future() for _ in range(3)]
+    futures[1].cancel()  # as asyncio.wrap_future does when the awaiting task is cancelled
+    group = store._group
+    try:
+        for key, fut in zip("abc", futures, strict=True):
+            group._queue.put((write(key), fut, ()))
+        group._queue.put(None)
+        group._loop()  # run the writer loop here until the stop marker
+        assert futures[0].result() == "a" and futures[2].result() == "c"
+        assert futures[1].cancelled()
+        assert [k for k in "abc" if store.get_meta(k) is not None] == ["a", "c"]
+    finally:
+        store.dispose()

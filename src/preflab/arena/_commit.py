@@ -105,8 +105,12 @@ class GroupCommit:
             first = self._queue.get()
             if first is None:
                 return
-            batch = list(self._drain(first))
-            self._commit(batch)
+            # a caller that gave up (a cancelled request) is dropped before its write runs;
+            # the others can then no longer be cancelled, so their results always land
+            batch = [item for item in self._drain(first)
+                     if item[1].set_running_or_notify_cancel()]
+            if batch:
+                self._commit(batch)
 
     def _commit(self, batch: list[Item]) -> None:
         pending = list(batch)
