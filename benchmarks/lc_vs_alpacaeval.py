@@ -202,6 +202,20 @@ def main() -> None:
     print(f"solver='exact' (each fit at its optimum): CPU {c_ex:.3f} s; same C for "
           f"{int(same_ex.sum())}/{len(ae)} models; max |diff| LC {d.max():.3f} ({d.idxmax()}), "
           f"where C agrees {d[same_ex].max():.3f}")
+    # the exact solver is AlpacaEval's estimator run to convergence: tighten liblinear's tol
+    glm, _ = _alpaca_eval()
+    kwargs = glm.GLM_INFO["length_controlled_v1"]["kwargs"]
+    kwargs.update(tol=1e-10, max_iter=1000)
+    try:
+        tight = run_alpaca_eval(frames)[0]
+    finally:
+        del kwargs["tol"], kwargs["max_iter"]
+    d = (exact["lc_win_rate"] - tight["lc_win_rate"]).abs()
+    same_t = (exact["C"].round(6) == tight["C"].round(6)) | (exact["C"].isna()
+                                                              & tight["C"].isna())
+    print(f"  vs AlpacaEval with liblinear tol=1e-10: same C for {int(same_t.sum())}/{len(ae)} "
+          f"models, max |diff| LC {d.max():.1e} ({d.idxmax()}), LC SE "
+          f"{(exact['lc_standard_error'] - tight['lc_standard_error']).abs().max():.1e}")
     est = estimated_path(ae)
     d = est["estimated"] - est["alpaca_eval_lc_inputs"]
     print("\nestimated-difficulty path (no lc_inputs) vs AlpacaEval with lc_inputs:")
