@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import preflab.rank._lc_liblinear as ll
-from preflab.rank._lc_cv import fit_lc_glm
+from preflab.rank._lc_cv import cv_folds, fit_lc_glm
 from preflab.rank._lc_liblinear import FitBlock, liblinear_l1_logistic, liblinear_seeds
 from preflab.rank._lc_newglmnet import mt19937_stream
 
@@ -187,3 +187,18 @@ def test_cv_matches_alpaca_evals_logistic_regression_cv() -> None:
             assert np.allclose(beta, model.coef_[0], rtol=0, atol=1e-9)
     finally:
         sklearn.set_config(enable_metadata_routing=False)
+
+
+@pytest.mark.parametrize("n_splits", [2, 3, 5, 7])
+def test_folds_are_group_kfolds(n_splits: int) -> None:
+    """cv_folds equals scikit-learn's GroupKFold on two copies of each row."""
+    pytest.importorskip("sklearn")
+    from sklearn.model_selection import GroupKFold
+
+    for n in (7, 37, 805, 2413, 2414):
+        groups = np.r_[np.arange(n), np.arange(n)]
+        fold = np.empty(n, dtype=np.int64)
+        for f, (_tr, te) in enumerate(GroupKFold(n_splits).split(np.zeros(2 * n),
+                                                                  groups=groups)):
+            fold[groups[te]] = f
+        assert np.array_equal(fold, cv_folds(n, n_splits))
