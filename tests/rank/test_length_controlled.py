@@ -274,3 +274,19 @@ def test_lc_win_rate_direction() -> None:
     raw = 100 * float(np.mean(pref - 1))
     assert fit.lc_win_rate < raw - 5
     assert abs(fit.lc_win_rate - 100 * np.mean(1 / (1 + np.exp(0.2 - 0.5 * diff)))) < 3
+
+
+def test_too_few_annotated_rows_name_the_model() -> None:
+    from preflab.rank._alpacaeval_io import AlpacaEvalAnnotations, ModelAnnotations
+
+    rng = np.random.default_rng(0)
+
+    def model(name: str, n: int, n_nan: int) -> ModelAnnotations:
+        p = 1 + rng.random(n)
+        p[:n_nan] = np.nan
+        return ModelAnnotations(name, p, rng.integers(100, 900, n), rng.integers(100, 900, n),
+                                np.arange(n), None, np.arange(n))
+
+    ann = AlpacaEvalAnnotations("base", None, (model("a", 50, 0), model("b", 6, 3)), 0)
+    with pytest.raises(Exception, match="model 'b': 3 annotated rows"):
+        win_rate_board(ann, length_controlled=True, difficulty=np.zeros(60))

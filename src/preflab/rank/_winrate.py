@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from preflab._errors import ModelError
 from preflab.rank._alpacaeval_io import ALPACAEVAL_COLUMNS as ALPACAEVAL_COLUMNS
 from preflab.rank._alpacaeval_io import DUPLICATES as DUPLICATES
 from preflab.rank._alpacaeval_io import AlpacaEvalAnnotations, _gamed_lookup
@@ -29,6 +30,7 @@ from preflab.rank._alpacaeval_io import ModelAnnotations as ModelAnnotations
 from preflab.rank._alpacaeval_io import read_alpacaeval_annotations as read_alpacaeval_annotations
 from preflab.rank._alpacaeval_io import read_difficulty as read_difficulty
 from preflab.rank._alpacaeval_io import read_gamed as read_gamed
+from preflab.rank._lc_cv import N_SPLITS
 from preflab.rank._length_controlled import (
     REGULARIZE_LAMBDA,
     GamedRows,
@@ -256,6 +258,10 @@ def _lc_columns(annotations: AlpacaEvalAnnotations, by_key: FloatArray | None,
                 f"{m.model}: {shifted} of {len(m.position)} rows take the difficulty of "
                 "another instruction (AlpacaEval looks difficulty up by row position; "
                 "--difficulty-lookup instruction corrects it)")
+        n_ok = int(np.count_nonzero(~np.isnan(m.preference)))
+        if n_ok < N_SPLITS:
+            raise ModelError(f"model '{m.model}': {n_ok} annotated rows; the LC GLM's "
+                             f"{N_SPLITS}-fold cross-validation needs at least {N_SPLITS}")
         todo.append(k)
         diffs.append(diff)
         out[k] = (nan, nan, nan, shifted)
