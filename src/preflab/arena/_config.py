@@ -24,10 +24,11 @@ class ArenaConfig:
     admin_token : bearer token for ``/admin/*``; admin endpoints are off when ``None``.
     secret : signing secret; when ``None`` one is created once and kept in the database so
         every worker and restart shares it.
-    rate_limit, rate_limit_ip : votes (and new battles) per minute per voter / per client IP;
-        0 disables.
+    rate_limit, rate_limit_ip : votes (and new battles) per minute per voter / per client IP,
+        counted in the database so all workers share them; 0 disables.
     image_roots : directories local images may be served from (besides none).
-    image_hosts : origins (``https://cdn.example.org``) remote images may load from.
+    image_hosts : origins (``https://cdn.example.org``) the server may fetch remote images
+        from; the page gets them through opaque ``/img`` URLs, never the remote URL.
     sqlite_synchronous : ``FULL`` (default; see ``_store``) or ``NORMAL``.
     refit_interval : seconds between refits of the live ratings used by matchmaking.
     bootstrap_rounds : bootstrap rounds of the leaderboard's intervals.
