@@ -238,6 +238,9 @@ def test_bootstrap_replicates_equal_exact_refits(shared_data: Path, weighted: bo
     np.testing.assert_allclose(fast[n:], exact[n:], atol=1e-4)  # style coefficients
     one_step = replicates(d, rd, theta, hinv, cnt, 0.5, ALPHA, tol=np.inf)
     assert (400 * np.abs(one_step[:n] - exact[:n]).max(axis=0)).max() > 1.0
+    # chord steps that diverge (here: a step three times too long) fall back to exact refits
+    safe = replicates(d, rd, theta, 3.0 * hinv, cnt, 0.5, ALPHA)
+    np.testing.assert_allclose(safe, exact, atol=1e-6)
 
 
 @pytest.mark.parametrize("ties", ["half", "drop"])

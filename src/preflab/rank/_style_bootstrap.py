@@ -259,22 +259,28 @@ def replicates(d: Any, rd: RoundData, theta: FloatArray, hinv: FloatArray,
     th: FloatArray = theta[:, None] + step
     last = np.max(np.abs(step), axis=0)
     todo = np.arange(cnt.shape[0])
-    for _ in range(max_iter):
-        sub = cnt if len(todo) == cnt.shape[0] else cnt[todo]
-        step = hinv @ _gradients(d, rd, th[:, todo], sub, reg, alpha)
-        th[:, todo] += step
-        size = np.max(np.abs(step), axis=0)
-        # linear convergence at rate ρ ≈ |s_t| / |s_{t-1}| leaves an error ≈ |s_t| ρ / (1 − ρ)
-        rate = np.minimum(size / np.maximum(last[todo], 1e-300), 0.9)
-        left = size * rate / (1.0 - rate) >= tol
-        last[todo] = size
-        todo = todo[left]
-        if not len(todo):
-            return th
-    from preflab.rank._style_control import fit_contextual
+    failed: list[int] = []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(max_iter):
+            sub = cnt if len(todo) == cnt.shape[0] else cnt[todo]
+            step = hinv @ _gradients(d, rd, th[:, todo], sub, reg, alpha)
+            th[:, todo] += step
+            size = np.max(np.abs(step), axis=0)
+            # linear convergence at rate ρ ≈ |s_t| / |s_{t-1}| leaves an error ≈ |s_t| ρ/(1 − ρ)
+            rate = np.minimum(size / np.maximum(last[todo], 1e-300), 0.9)
+            diverging = ~np.isfinite(size) | (size > 2.0 * last[todo])
+            failed.extend(todo[diverging].tolist())
+            left = ~diverging & (size * rate / (1.0 - rate) >= tol)
+            last[todo] = size
+            todo = todo[left]
+            if not len(todo):
+                break
+    failed.extend(todo.tolist())
+    if failed:  # the chord steps diverge or stall (a model with very few battles): refit
+        from preflab.rank._style_control import fit_contextual
 
-    for c in todo:  # not seen in practice: the chord steps did not converge
-        th[:, c] = fit_contextual(d, weights=d.w * cnt[c], init=theta, reg=reg)
+        for c in failed:
+            th[:, c] = fit_contextual(d, weights=d.w * cnt[c], init=theta, reg=reg)
     return th
 
 
