@@ -1,9 +1,8 @@
 r"""liblinear's L1-regularised logistic regression (``L1R_LR``), replayed for many 3-feature fits.
 
 AlpacaEval's LC GLM is fitted by scikit-learn's ``LogisticRegressionCV(solver="liblinear",
-penalty="l1", tol=1e-4, random_state=123)``. liblinear solves each fit with newGLMNET
-(Yuan, Ho and Lin 2012, "An improved GLMNET for L1-regularized logistic regression", JMLR
-13; LIBLINEAR, Fan et al. 2008) and *stops early*: at a relative subgradient tolerance, after
+penalty="l1", tol=1e-4, random_state=123)``. liblinear [Fan08]_ solves each fit with
+newGLMNET [Yuan12]_ and *stops early*: at a relative subgradient tolerance, after
 a randomised coordinate-descent inner loop. On AlpacaEval's data the cross-validation scores
 of neighbouring penalties differ by about 1e-6, less than this early stop moves them, so which
 penalty wins — and hence the LC win rate, by up to 0.1 point — depends on the exact iterates.

@@ -3,7 +3,7 @@
 With 3 features the inner coordinate descent needs only the 3x3 quadratic model, so every
 step here is O(1) per fit and runs for all fits at once: the outer violation pass with
 shrinking, and the randomised inner coordinate descent with its own shrinking. Names follow
-liblinear's ``solve_l1r_lr`` (newGLMNET; Yuan, Ho and Lin 2012).
+liblinear's ``solve_l1r_lr`` (newGLMNET [Yuan12]_).
 """
 
 from __future__ import annotations
