@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import httpx
 from fastapi.testclient import TestClient
 
 from preflab.arena import ArenaConfig, create_app
@@ -36,3 +43,33 @@ def form_fields(html: str) -> dict[str, str]:
     csrf = re.search(r'name="csrf" value="([^"]+)"', html)
     assert token and csrf, html
     return {"token": token.group(1), "csrf": csrf.group(1)}
+
+
+def start_server(db_url: str, port: int, log: Path, *args: str) -> subprocess.Popen[bytes]:
+    """``preflab arena serve --workers 2`` in its own process group, once it answers."""
+    cmd = [sys.executable, "-m", "preflab", "arena", "serve", "--db", db_url, "--port",
+           str(port), "--workers", "2", "--bootstrap-rounds", "10", *args]
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()}")
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise RuntimeError(f"server did not start: {log.read_text()}")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=15)

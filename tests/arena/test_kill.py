@@ -10,14 +10,13 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from arena_helpers import make_rows
+from arena_helpers import make_rows, start_server
 from browser_helpers import free_port
 
 from preflab.arena import Store
@@ -26,24 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
 def _start(db_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "preflab", "arena", "serve", "--db", db_url, "--port",
-           str(port), "--workers", "2", "--rate-limit", "0", "--rate-limit-ip", "0",
-           "--bootstrap-rounds", "10"]
-    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {log.read_text()}")
-        time.sleep(0.1)
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise RuntimeError(f"server did not start: {log.read_text()}")
+    return start_server(db_url, port, log, "--rate-limit", "0", "--rate-limit-ip", "0")
 
 
 def _battle_id(token: str) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from arena_helpers import BASE, form_fields, make_client, make_rows
+from arena_helpers import BASE, form_fields, make_client, make_rows, start_server, stop_server
+from browser_helpers import free_port
 from fastapi.testclient import TestClient
 
 from preflab.arena import Store
@@ -116,5 +119,29 @@ def test_sliding_window_weighs_the_previous_minute(sqlite_url: str,
         with store.raw.write() as c:
             wins = {r[0] for r in c.execute("SELECT win FROM arena_rate").fetchall()}
         assert wins == {1003}
+        # a burst across a window boundary gets the limit, not more (the estimate rounds up)
+        now[0] = 60.0 * 1005 + 59.9
+        assert [allowed() for _ in range(3)] == [True] * 3
+        now[0] = 60.0 * 1006 + 0.1
+        assert spend() == [True, False]
     finally:
         store.dispose()
+
+
+@pytest.mark.slow
+def test_two_uvicorn_workers_share_the_ip_limit(sqlite_url: str, tmp_path: Path) -> None:
+    """The real thing: ``serve --workers 2``; fresh connections land on either process."""
+    store = Store(sqlite_url)
+    store.load_responses(make_rows(n_prompts=8))
+    store.dispose()
+    port = free_port()
+    proc = start_server(sqlite_url, port, tmp_path / "server.log", "--rate-limit", "0",
+                        "--rate-limit-ip", "6")
+    try:
+        codes = []
+        for _ in range(12):  # a new voter and a new TCP connection each time
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+                codes.append(client.get("/").status_code)
+        assert codes == [200] * 6 + [429] * 6  # per-worker counters would pass 7 to 12
+    finally:
+        stop_server(proc)

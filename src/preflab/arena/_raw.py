@@ -13,15 +13,17 @@ workers (and all hosts on PostgreSQL) share them.  Each limited write bumps its 
 the same transaction as the write itself (no extra commit or fsync) and is refused, rolled
 back with its counters, when the sliding-window estimate
 
-.. math:: \\hat n = n_\\text{current} + n_\\text{previous}\\,(1 - f)
+.. math:: \\hat n = n_\\text{current} + \\lceil n_\\text{previous}\\,(1 - f) \\rceil
 
-(``f`` the elapsed fraction of the current window; the estimator of Cloudflare's limiter)
-reaches the limit.  Keys are locked in sorted order before a batch runs on PostgreSQL, so
+(``f`` the elapsed fraction of the current window; the estimator of Cloudflare's limiter,
+rounded up so that a burst across a window boundary never gets more than the limit) reaches
+the limit.  Keys are locked in sorted order before a batch runs on PostgreSQL, so
 two workers never wait on each other's counters in opposite orders.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -145,5 +147,5 @@ class RawDB:
         for key, limit in limits:
             n = int(raw.execute(bump, (key, win)).fetchone()[0])
             prev = raw.execute(previous, (key, win - 1)).fetchone()
-            if (n - 1) + (int(prev[0]) if prev else 0) * weight >= limit:
+            if (n - 1) + math.ceil((int(prev[0]) if prev else 0) * weight) >= limit:
                 raise RateLimited(key)
