@@ -28,7 +28,8 @@ of a replicate was 0.020 point at 10k battles (100 rounds), 0.029 at 100k (100 r
 Chunk ``i`` of ``chunk`` rounds draws its battle counts from the ``i``-th child of the seed
 sequence of ``rng``, so the replicates do not depend on the number of worker processes.
 Workers are forked and inherit the design (never pickled); where ``fork`` is unavailable the
-chunks run in this process.
+chunks run in this process. The row-block kernels are shared with the point fit
+(:func:`pair_blocks`, :func:`grad_hess_blocked`).
 """
 
 from __future__ import annotations
@@ -121,9 +122,9 @@ class RoundData:
     full-data fit (float64, for the first step) and float32 copies for the chord passes:
     features (n_features, n_battles), ``1/2 − y`` and the weights (``None`` if all 1).
 
-    The chord passes run in float32 (tanh is ~5x faster than in float64) and sum pairs in
-    float64; rounding the features to float32 perturbs a replicate by ~1e-7 relative, far
-    below its chord-iteration error (module docstring).
+    The chord passes run in float32 (numpy's tanh is ~5x faster in float32 than in float64)
+    and sum pairs in float64; rounding the features to float32 perturbs a replicate by ~1e-7
+    relative, far below its chord-iteration error (module docstring).
     """
 
     blocks: PairBlocks
