@@ -7,6 +7,11 @@ seen; instead each worker keeps, per recent voter, what the history implies (the
 since the newest one it knows, minus a margin so that a battle committed late by another
 worker is still picked up.  The newest battle comes back with its current status on every
 read, which is what the vote page needs to show an open battle again on reload.
+
+Trade-off: a battle another worker commits more than ``MARGIN`` seconds after its time stamp
+(only possible for one voter's concurrent requests on a stalled server) is missed by this
+worker's cache, so that voter could later be shown that pair again; repeats are avoided,
+not forbidden, and nothing else depends on the cache (votes are checked in the database).
 """
 
 from __future__ import annotations
