@@ -231,7 +231,8 @@ def stream_style_control(
     from preflab.rank._bradley_terry import PairStats, fit_scores
     from preflab.rank._ratings import Ratings, to_scale
     from preflab.rank._sandwich import wald_ci
-    from preflab.rank._style_control import ALPHA, StyleDesign, StyleRatings, _grad_hess
+    from preflab.rank._style_control import ALPHA, StyleRatings, _grad_hess
+    from preflab.rank._style_features import StyleDesign
 
     counts = stream_counts(source, ties=ties, memory_limit=memory_limit, threads=threads)
     models = counts.models
