@@ -245,22 +245,26 @@ def test_bootstrap_replicates_equal_exact_refits(shared_data: Path, weighted: bo
 
 @pytest.mark.parametrize("ties", ["half", "drop"])
 def test_design_indexing_equals_the_plain_table_readers(shared_data: Path, ties: str) -> None:
-    from preflab.rank._sandwich import _outcome_of, model_index
-    from preflab.rank._style_features import _models_and_outcomes
+    from preflab.rank._indexing import models_and_outcomes
 
     t = load_battles(shared_data, "10k")
-    models, ia, ib, y, keep = _models_and_outcomes(t, ties)
-    ref_models, ref_a, ref_b = model_index(t)
-    ref_y, ref_keep = _outcome_of(t.column("winner"), ties)
+    models, ia, ib, y, keep = models_and_outcomes(t, ties)
+    a, b = t.column("model_a").to_pylist(), t.column("model_b").to_pylist()
+    winner = t.column("winner").to_pylist()
+    ref_models = tuple(sorted(set(a) | set(b)))
+    pos = {m: i for i, m in enumerate(ref_models)}
+    value = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5,
+             "tie_bothbad": 0.5}
+    ref_y = np.array([value[x] for x in winner])
     assert models == ref_models
-    np.testing.assert_array_equal(ia, ref_a)
-    np.testing.assert_array_equal(ib, ref_b)
+    np.testing.assert_array_equal(ia, [pos[x] for x in a])
+    np.testing.assert_array_equal(ib, [pos[x] for x in b])
     np.testing.assert_array_equal(y, ref_y)
-    np.testing.assert_array_equal(keep, ref_keep)
+    np.testing.assert_array_equal(keep, np.ones(len(y), bool) if ties == "half" else ref_y != 0.5)
     bad = t.set_column(t.column_names.index("winner"), "winner",
                        pa.array(["model_a"] * 5 + ["A"] + ["tie"] * (len(t) - 6)))
     with pytest.raises(DataError, match="'A' is not one of") as e:
-        _models_and_outcomes(bad, ties)
+        models_and_outcomes(bad, ties)
     assert e.value.row == 5
 
 

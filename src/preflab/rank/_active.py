@@ -34,8 +34,9 @@ import pyarrow as pa
 from scipy.special import expit
 
 from preflab._errors import ModelError
+from preflab.rank._indexing import laplacian
 from preflab.rank._ratings import FloatArray
-from preflab.rank._sandwich import _laplacian, bt_newton
+from preflab.rank._sandwich import bt_newton
 
 _Z = NormalDist()  # standard normal quantiles without importing scipy.stats
 
@@ -71,7 +72,7 @@ def posterior(state: Any, *, models: Sequence[str] | None = None, prior: float =
         raise ModelError("active sampling needs at least two models")
     s = bt_newton(mu, y, w, m, prior=prior) if len(mu) else np.zeros(m)
     p = expit(s[mu[:, 0]] - s[mu[:, 1]]) if len(mu) else np.zeros(0)
-    h = _laplacian(mu, w * p * (1 - p), m) if len(mu) else np.zeros((m, m))
+    h = laplacian(mu, w * p * (1 - p), m) if len(mu) else np.zeros((m, m))
     cov: FloatArray = np.linalg.inv(h + prior * np.eye(m)).astype(np.float64)
     return allm, s, cov
 

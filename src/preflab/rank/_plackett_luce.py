@@ -34,8 +34,8 @@ import pyarrow.compute as pc
 
 from preflab._errors import DataError, ModelError
 from preflab.rank._incremental import _one_thread
+from preflab.rank._indexing import bincount
 from preflab.rank._ratings import FloatArray, IntArray, Ratings, rank_from_ratings, to_scale
-from preflab.rank._sandwich import bincount
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,8 +36,9 @@ from scipy import sparse
 from scipy.special import expit
 
 from preflab._errors import DataError, ModelError
+from preflab.rank._indexing import laplacian
 from preflab.rank._ratings import FloatArray, elo_factor
-from preflab.rank._sandwich import BTCounts, _laplacian, bt_newton, table_counts
+from preflab.rank._sandwich import BTCounts, bt_newton, table_counts
 
 _Z = NormalDist()  # standard normal quantiles without importing scipy.stats
 
@@ -55,7 +56,7 @@ def _counts(source: Any, ties: str = "half") -> BTCounts:
 def _hplus(s: FloatArray, c: BTCounts, w: FloatArray) -> FloatArray:
     n = len(c.models)
     p = expit(s[c.matchups[:, 0]] - s[c.matchups[:, 1]])
-    h = _laplacian(c.matchups, w * p * (1 - p), n)
+    h = laplacian(c.matchups, w * p * (1 - p), n)
     j = np.full((n, n), 1.0 / n)
     out: FloatArray = np.linalg.inv(h + j) - j
     return out

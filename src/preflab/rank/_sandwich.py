@@ -25,7 +25,6 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import sparse
@@ -33,6 +32,7 @@ from scipy.special import expit
 
 from preflab._errors import DataError, ModelError
 from preflab.rank._bradley_terry import bt_mle
+from preflab.rank._indexing import bincount, laplacian, models_and_outcomes
 from preflab.rank._ratings import FloatArray, IntArray, Ratings, elo_factor, to_scale
 
 _Z = NormalDist()  # standard normal quantiles without importing scipy.stats
@@ -51,53 +51,13 @@ class BTCounts:
     cluster: IntArray | None = None
 
 
-def _outcome_of(winner: pa.ChunkedArray, ties: str) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-    if ties not in ("half", "drop"):
-        raise ModelError(f"ties='{ties}' is not supported here; use 'half' or 'drop'")
-    col = winner.cast(pa.string())
-
-    def eq(label: str) -> npt.NDArray[np.bool_]:
-        out: npt.NDArray[np.bool_] = pc.fill_null(pc.equal(col, label), False).to_numpy(
-            zero_copy_only=False)
-        return out
-
-    a, b = eq("model_a"), eq("model_b")
-    tie = eq("tie") | eq("tie_bothbad") | eq("tie (bothbad)")
-    known = a | b | tie
-    if not known.all():
-        i = int(np.flatnonzero(~known)[0])
-        raise DataError(f"'{col[i].as_py()}' is not one of model_a, model_b, tie, tie_bothbad",
-                        row=i, field="winner", fix="Validate the file with `preflab validate`.")
-    y = np.where(a, 1.0, np.where(b, 0.0, 0.5))
-    keep = np.ones(len(y), bool) if ties == "half" else ~tie
-    return y, keep
-
-
-def model_index(table: pa.Table) -> tuple[tuple[str, ...], IntArray, IntArray]:
-    """Sorted model names and the integer index of ``model_a`` and ``model_b`` of every row."""
-    a = table.column("model_a").cast(pa.string())
-    b = table.column("model_b").cast(pa.string())
-    names = pc.unique(pa.chunked_array(a.chunks + b.chunks, type=pa.string()))
-    models = tuple(sorted(str(x) for x in names.to_pylist()))
-    ref = pa.array(models, pa.string())
-    ia = pc.index_in(a, value_set=ref).to_numpy(zero_copy_only=False).astype(np.int64)
-    ib = pc.index_in(b, value_set=ref).to_numpy(zero_copy_only=False).astype(np.int64)
-    same = ia == ib
-    if same.any():
-        i = int(np.flatnonzero(same)[0])
-        raise DataError(f"model '{models[ia[i]]}' is compared with itself", row=i,
-                        field="model_b", fix="Remove self-comparisons before ranking.")
-    return models, ia, ib
-
-
 def table_counts(table: pa.Table, *, ties: str = "half", cluster: str | None = None) -> BTCounts:
     """Reduce a comparisons table to counts per ``(model_a, model_b, outcome[, cluster])``.
 
     ``weight`` multiplies each row when present. ``cluster`` names a column (``prompt_id``,
     ``judge``) whose values become integer cluster ids.
     """
-    models, ia, ib = model_index(table)
-    y, keep = _outcome_of(table.column("winner"), ties)
+    models, ia, ib, y, keep = models_and_outcomes(table, ties)
     w = (table.column("weight").to_numpy(zero_copy_only=False).astype(np.float64)
          if "weight" in table.column_names else np.ones(len(y)))
     if cluster is not None:
@@ -120,27 +80,13 @@ def table_counts(table: pa.Table, *, ties: str = "half", cluster: str | None = N
                     wsum, ck.astype(np.int64) if cluster is not None else None)
 
 
-def bincount(idx: IntArray, weights: FloatArray, n: int) -> FloatArray:
-    """``np.bincount`` with weights, typed as float."""
-    out: FloatArray = np.bincount(idx, weights, n).astype(np.float64, copy=False)
-    return out
-
-
 def bt_information(scores: FloatArray, matchups: IntArray, weights: FloatArray,
                    n_models: int) -> FloatArray:
     """Fisher information ``X^T diag(w p (1-p)) X`` of the BT log-likelihood (n_models²)."""
     d = scores[matchups[:, 0]] - scores[matchups[:, 1]]
     p = expit(d)
     v = weights * p * (1.0 - p)
-    return _laplacian(matchups, v, n_models)
-
-
-def _laplacian(matchups: IntArray, v: FloatArray, n: int) -> FloatArray:
-    a, b = matchups[:, 0], matchups[:, 1]
-    off = bincount(a * n + b, v, n * n).reshape(n, n)
-    h: FloatArray = -(off + off.T)
-    h[np.diag_indices(n)] = bincount(a, v, n) + bincount(b, v, n)
-    return h
+    return laplacian(matchups, v, n_models)
 
 
 def bt_newton(matchups: IntArray, outcomes: FloatArray, weights: FloatArray, n_models: int, *,
@@ -177,11 +123,11 @@ def sandwich_cov(scores: FloatArray, c: BTCounts, *, extra_diag: float = 0.0) ->
     n = len(c.models)
     a, b = c.matchups[:, 0], c.matchups[:, 1]
     p = expit(scores[a] - scores[b])
-    h = _laplacian(c.matchups, c.weights * p * (1 - p), n) + extra_diag * np.eye(n)
+    h = laplacian(c.matchups, c.weights * p * (1 - p), n) + extra_diag * np.eye(n)
     resid = c.weights * (c.outcomes - p)
     if c.cluster is None:
         # every battle its own cluster: the w battles of a cell share one score y - p
-        meat = _laplacian(c.matchups, c.weights * (c.outcomes - p) ** 2, n)
+        meat = laplacian(c.matchups, c.weights * (c.outcomes - p) ** 2, n)
     else:
         rows = np.concatenate([c.cluster, c.cluster])
         cols = np.concatenate([a, b])

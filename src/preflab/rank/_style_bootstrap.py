@@ -46,27 +46,13 @@ import numpy.typing as npt
 
 from preflab._errors import ModelError
 from preflab.rank._bootstrap import _seed_sequence
+from preflab.rank._indexing import bincount, laplacian
 from preflab.rank._ratings import FloatArray, IntArray
 
 _JOB: dict[str, Any] = {}
 
 
 Block = tuple[int, int, int, int, IntArray, IntArray]
-
-
-def bincount(idx: IntArray, weights: FloatArray, n: int) -> FloatArray:
-    """``np.bincount`` with weights, typed as float."""
-    out: FloatArray = np.bincount(idx, weights, n).astype(np.float64, copy=False)
-    return out
-
-
-def laplacian(pairs: IntArray, v: FloatArray, n: int) -> FloatArray:
-    """Weighted graph Laplacian of the pairs: ``Σ_k v_k (e_a − e_b)(e_a − e_b)^T``."""
-    a, b = pairs[:, 0], pairs[:, 1]
-    off = bincount(a * n + b, v, n * n).reshape(n, n)
-    h: FloatArray = -(off + off.T)
-    h[np.diag_indices(n)] = bincount(a, v, n) + bincount(b, v, n)
-    return h
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,14 +44,9 @@ import pyarrow as pa
 
 from preflab._errors import ModelError
 from preflab.rank._bradley_terry import bt_mle
+from preflab.rank._indexing import bincount, laplacian
 from preflab.rank._ratings import FloatArray, Ratings, rank_from_ratings, to_scale
-from preflab.rank._style_bootstrap import (
-    bincount,
-    grad_hess_blocked,
-    laplacian,
-    pair_blocks,
-    style_bootstrap,
-)
+from preflab.rank._style_bootstrap import grad_hess_blocked, pair_blocks, style_bootstrap
 from preflab.rank._style_features import DEFAULT_FEATURES, StyleDesign, style_design
 
 log = logging.getLogger(__name__)

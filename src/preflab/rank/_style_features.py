@@ -8,13 +8,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from preflab._errors import DataError, ModelError
+from preflab._errors import DataError
+from preflab.rank._indexing import first_null, models_and_outcomes, numeric
 from preflab.rank._ratings import FloatArray, IntArray
 
 DEFAULT_FEATURES: tuple[str, ...] = ("tokens", "headers", "lists", "bold")
@@ -96,67 +96,6 @@ class StyleDesign:
     cluster: IntArray | None = None
 
 
-def _numeric(col: Any, dtype: str = "float64") -> Any:
-    """A null-free numeric Arrow column as numpy, read from its buffers.
-
-    ``Array.to_numpy`` makes pyarrow import pandas (0.15 s of CPU on first use), which a
-    whole style-control run otherwise never needs.
-    """
-    target = {"float64": pa.float64(), "int32": pa.int32()}[dtype]
-    parts: list[Any] = []
-    for c in (col.chunks if isinstance(col, pa.ChunkedArray) else [col]):
-        if not len(c):
-            continue
-        c = pc.cast(c, target) if c.type != target else c
-        parts.append(np.frombuffer(c.buffers()[1], dtype, len(c), c.offset * target.byte_width))
-    return parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.empty(0, dtype)
-
-
-def _first_null(col: Any) -> int:
-    return int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
-
-
-_WINNER = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie_bothbad": 0.5, "tie (bothbad)": 0.5}
-
-
-def _models_and_outcomes(table: pa.Table, ties: str) -> tuple[
-        tuple[str, ...], IntArray, IntArray, FloatArray, Any]:
-    """Sorted model names, model indices of ``model_a`` / ``model_b``, outcomes ``y`` (1, 0,
-    ½ for a tie) and the rows kept (``ties="drop"`` drops ties), with the same checks and
-    messages as :func:`preflab.rank._sandwich.model_index` and ``_outcome_of``."""
-    if ties not in ("half", "drop"):
-        raise ModelError(f"ties='{ties}' is not supported here; use 'half' or 'drop'")
-    a = table.column("model_a").cast(pa.string())
-    b = table.column("model_b").cast(pa.string())
-    for name, col in (("model_a", a), ("model_b", b)):
-        if col.null_count:
-            raise DataError("missing model name", row=_first_null(col), field=name,
-                            fix="Fill the model names or drop the row.")
-    names = pc.unique(pa.chunked_array(a.chunks + b.chunks, type=pa.string()))
-    ref = names.take(pc.sort_indices(names))  # code-point order, as sorted() on str
-    models = tuple(str(x) for x in ref.to_pylist())
-    ia = _numeric(pc.index_in(a, value_set=ref), "int32").astype(np.int64)
-    ib = _numeric(pc.index_in(b, value_set=ref), "int32").astype(np.int64)
-    same = ia == ib
-    if same.any():
-        i = int(np.flatnonzero(same)[0])
-        raise DataError(f"model '{models[ia[i]]}' is compared with itself", row=i,
-                        field="model_b", fix="Remove self-comparisons before ranking.")
-    w = table.column("winner").cast(pa.string())
-    labels = pc.unique(w)
-    value = np.array([_WINNER.get(x, np.nan) if x is not None else np.nan
-                      for x in labels.to_pylist()] + [np.nan])
-    idx = pc.index_in(w, value_set=labels)
-    y = value[_numeric(idx, "int32") if idx.null_count == 0 else
-              idx.fill_null(len(value) - 1).to_numpy(zero_copy_only=False)]
-    if np.isnan(y).any():
-        i = int(np.flatnonzero(np.isnan(y))[0])
-        raise DataError(f"'{w[i].as_py()}' is not one of model_a, model_b, tie, tie_bothbad",
-                        row=i, field="winner", fix="Validate the file with `preflab validate`.")
-    keep = np.ones(len(y), bool) if ties == "half" else y != 0.5
-    return models, ia, ib, y, keep
-
-
 def style_design(table: pa.Table, *, features: tuple[str, ...] = DEFAULT_FEATURES,
                  ties: str = "half", cluster: str | None = None) -> StyleDesign:
     """Build the contextual-BT design from the ``style_a_<f>`` / ``style_b_<f>`` columns."""
@@ -168,7 +107,7 @@ def style_design(table: pa.Table, *, features: tuple[str, ...] = DEFAULT_FEATURE
             fix="Convert Chatbot Arena battles with `preflab convert --from arena` (it maps "
                 "conv_metadata / sum_assistant_a_tokens ... to style_a_tokens ...), or pick "
                 "features that exist with --style-features.")
-    models, ia, ib, y, keep = _models_and_outcomes(table, ties)
+    models, ia, ib, y, keep = models_and_outcomes(table, ties)
     n = len(models)
     # battles ordered by pair (one stable sort; a radix sort when the codes fit 16 bits), so
     # per-pair sums walk memory in order and the bootstrap can sum pairs by np.add.reduceat
@@ -191,10 +130,10 @@ def style_design(table: pa.Table, *, features: tuple[str, ...] = DEFAULT_FEATURE
         cb = table.column(f"style_b_{f}")
         for name, col in ((f"style_a_{f}", ca), (f"style_b_{f}", cb)):
             if col.null_count:
-                raise DataError("missing style value", row=_first_null(col), field=name,
+                raise DataError("missing style value", row=first_null(col), field=name,
                                 fix="Fill the style counts (0 if absent) or drop --style-control.")
-        va = _numeric(ca)[order]
-        vb = _numeric(cb)[order]
+        va = numeric(ca)[order]
+        vb = numeric(cb)[order]
         np.subtract(va, vb, out=xt[j])
         va += vb
         va += 1.0
@@ -210,9 +149,9 @@ def style_design(table: pa.Table, *, features: tuple[str, ...] = DEFAULT_FEATURE
         raise DataError(f"style feature(s) {', '.join(bad)} never vary", field=bad[0],
                         fix="Leave constant features out of --style-features.")
     if "weight" in cols and table.column("weight").null_count:
-        raise DataError("missing weight", row=_first_null(table.column("weight")),
+        raise DataError("missing weight", row=first_null(table.column("weight")),
                         field="weight", fix="Fill the weights (1 for a plain vote).")
-    w = _numeric(table.column("weight"))[order] if "weight" in cols else np.ones(len(order))
+    w = numeric(table.column("weight"))[order] if "weight" in cols else np.ones(len(order))
     cl = None
     if cluster is not None:
         if cluster not in cols:
