@@ -121,6 +121,10 @@ def test_vote_flow_reveal_export_and_leaderboard(live_client: TestClient, fake: 
     stored = store.responses_for(prompt_id, models)
     assert all(r["prompt"] == "Explain *streaming*." and r["category"] == "live"
                and r["text"].startswith("Here is a **bold**") for r in stored.values())
+    # the typed prompt is never served to other voters; its models are on the board
+    catalog = c.app.state.arena.arena.catalog()  # type: ignore[attr-defined]
+    assert not any(p.startswith("live-") for p in catalog.prompts)
+    assert set(models) <= set(catalog.models)
 
     csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/").text)
     assert csrf
@@ -284,6 +288,24 @@ def test_generation_is_rate_limited(sqlite_url: str, tmp_path: Path, fake: FakeO
         assert resp.status_code == 429 and "cost money" in resp.text
         assert fake.n_requests == 0  # pending battles cost nothing until their page streams
         c.app.state.arena.store.dispose()  # type: ignore[attr-defined]
+
+
+def test_generation_limit_is_shared_by_workers(sqlite_url: str, tmp_path: Path,
+                                              fake: FakeOpenAI) -> None:
+    """Two app instances on one database (two workers) count one per-IP budget."""
+    toml = models_toml(tmp_path / "m.toml", {"alpha": fake.url, "bravo": fake.url},
+                       live="rate_limit_ip = 3")
+    with make_client(sqlite_url, live=str(toml)) as one, \
+            make_client(sqlite_url, live=str(toml)) as two:
+        start_battle(one)
+        start_battle(two)
+        start_battle(one)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', two.get("/").text)
+        assert csrf
+        resp = two.post("/live/battle", data={"csrf": csrf.group(1), "prompt": "fourth"})
+        assert resp.status_code == 429 and "cost money" in resp.text
+        for c in (one, two):
+            c.app.state.arena.store.dispose()  # type: ignore[attr-defined]
 
 
 def test_stream_reaches_the_client_incrementally(sqlite_url: str, tmp_path: Path) -> None:

@@ -24,6 +24,8 @@ from preflab.arena._store import Battle, Store
 
 log = logging.getLogger(__name__)
 
+LIVE_PREFIX = "live-"  # prompt_id of prompts typed in live mode (see _live)
+
 
 @dataclass(frozen=True, slots=True)
 class Catalog:
@@ -37,11 +39,17 @@ class Catalog:
 
     @classmethod
     def build(cls, rows: list[tuple[int, str, str]], version: str) -> Catalog:
+        """Every model that has a response; prompts from loaded content only.
+
+        A live-mode prompt (``prompt_id`` starting ``live-``) is one voter's own text: its
+        models count (their votes are on the board) but it is never served to other voters.
+        """
         models = tuple(sorted({m for _, _, m in rows}))
         index = {m: i for i, m in enumerate(models)}
         prompts: dict[str, set[int]] = {}
         for _, p, m in rows:
-            prompts.setdefault(p, set()).add(index[m])
+            if not p.startswith(LIVE_PREFIX):
+                prompts.setdefault(p, set()).add(index[m])
         together = np.zeros((len(models), len(models)), dtype=np.int64)
         for ms in prompts.values():
             ids = np.fromiter(ms, dtype=np.int64)

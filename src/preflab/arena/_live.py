@@ -34,7 +34,6 @@ import logging
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -50,16 +49,18 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from preflab.arena._app import VOTER_COOKIE, ArenaApp, _same_origin
+from preflab.arena._engine import LIVE_PREFIX
 from preflab.arena._live_client import Failure, Update, generate
 from preflab.arena._live_config import LiveConfig, LiveModel, load_live_config
 from preflab.arena._matchmaking import choose_models
+from preflab.arena._raw import RateLimited
 from preflab.arena._render import _md, render_markdown, sanitize_html
 from preflab.arena._store import Battle, Store, meta_t, responses_t
 
 log = logging.getLogger(__name__)
 
 LABELS = "AB"
-PREFIX = "live-"  # prompt_id of live prompts
+PREFIX = LIVE_PREFIX  # prompt_id of live prompts (never served to other voters)
 
 
 # ---- state of a live battle (one arena_meta row) -----------------------------------------
@@ -142,32 +143,22 @@ def loaded_prompt(store: Store, prompt_id: str) -> str | None:
     return str(row[0] or prompt_id)
 
 
-class Window:
-    """At most ``limit`` events per key in any 60 seconds (0: no limit); per worker process.
+def live_limited(state: ArenaApp, settings: Any, voter: str, ip: str) -> bool:
+    """Count one generation for this voter and client IP; True when over a limit.
 
-    With W workers a client can reach W times the limit; put the arena behind a proxy with
-    its own limit when generation is expensive.
+    The counters are the arena's rate table in the database (the same sliding window as the
+    vote flow's), so the limits hold across all workers: generation costs money.
     """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._events: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str) -> bool:
-        if self.limit <= 0:
-            return True
-        now = time.monotonic()
-        with self._lock:
-            if len(self._events) > 100_000:  # forget idle keys
-                self._events = {k: q for k, q in self._events.items() if q[-1] > now - 60}
-            q = self._events.setdefault(key, deque())
-            while q and q[0] <= now - 60:
-                q.popleft()
-            if len(q) >= self.limit:
-                return False
-            q.append(now)
-            return True
+    limits = tuple((key, limit) for key, limit in ((f"live:voter:{voter}", settings.rate_limit),
+                                                    (f"live:ip:{ip}", settings.rate_limit_ip))
+                   if limit > 0)
+    if not limits:
+        return False
+    try:
+        state.store.count_events(limits).result()
+    except RateLimited:
+        return True
+    return False
 
 
 # ---- matchmaking -------------------------------------------------------------------------
@@ -233,7 +224,6 @@ def add_live_routes(app: FastAPI, state: ArenaApp, live: LiveConfig | None = Non
     gen_lock = threading.Lock()
     tickets = URLSafeTimedSerializer(config.secret or store.shared_secret(),
                                      salt="preflab-arena-live")
-    limits = (Window(settings.rate_limit), Window(settings.rate_limit_ip))
     running = {"n": 0}
     prompts_cache: dict[str, Any] = {"version": None, "rows": []}
 
@@ -293,8 +283,7 @@ def add_live_routes(app: FastAPI, state: ArenaApp, live: LiveConfig | None = Non
             return state.error(400, f"Your prompt has {len(text)} characters; this arena "
                                     f"accepts up to {settings.max_prompt_chars}.")
         ip = request.client.host if request.client else "unknown"
-        if (state.limited(request, voter, "battle") or not limits[0].allow(voter)
-                or not limits[1].allow(ip)):
+        if state.limited(request, voter, "battle") or live_limited(state, settings, voter, ip):
             return state.error(429, "Too many live battles in a minute (answers cost money). "
                                     "Take a short break.")
         live_id = put_pending(store, voter, text)

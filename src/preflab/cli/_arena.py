@@ -52,7 +52,8 @@ def arena() -> None:
 @click.option("--image-root", "image_roots", multiple=True, type=click.Path(file_okay=False),
               help="Directory local images may be served from (repeatable).")
 @click.option("--image-host", "image_hosts", multiple=True,
-              help="Origin remote images may load from, e.g. https://cdn.example.org.")
+              help="Origin the server may fetch remote images from (proxied to voters through "
+                   "opaque per-battle URLs), e.g. https://cdn.example.org.")
 @click.option("--sqlite-synchronous", type=click.Choice(["FULL", "NORMAL"]), default="FULL",
               show_default=True, help="SQLite fsync policy (FULL: every vote survives power loss).")
 @click.option("--bootstrap-rounds", default=200, show_default=True, type=int,
