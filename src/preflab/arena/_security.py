@@ -11,8 +11,7 @@
   update admits one vote).
 * **Rate limits**: sliding one-minute windows per voter and per client IP, counted in the
   database in the same transaction as the write they limit, so all workers share them (see
-  ``_raw``).  :class:`RateLimiter` below is a per-process in-memory limiter for budgets that
-  need not be shared.
+  ``_raw``).
 * **Headers**: a strict Content-Security-Policy (scripts and styles only from ``/static``; no
   inline script, no ``eval``), ``frame-ancestors 'none'``, ``nosniff``, referrers only to
   this origin (``no-referrer`` would make browsers send ``Origin: null`` on our own forms),
@@ -24,9 +23,7 @@ from __future__ import annotations
 import base64
 import hmac
 import re
-import threading
 import time
-from collections import deque
 from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -106,43 +103,6 @@ def _plain(value: str) -> str:
 
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
-
-
-class RateLimiter:
-    """Sliding-window limit: at most ``limit`` events per ``window`` seconds per key.
-
-    In memory, per process: with W workers a client gets W times the limit.  The vote flow's
-    limits are shared through the database instead (``_raw.RawDB.check_limits``).
-    """
-
-    def __init__(self, limit: int, window: float = 60.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._events: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-        self._last_sweep = time.monotonic()
-
-    def allow(self, key: str) -> tuple[bool, float]:
-        """Record an event for ``key``; returns ``(allowed, seconds to wait if not)``."""
-        if self.limit <= 0:
-            return True, 0.0
-        now = time.monotonic()
-        with self._lock:
-            if now - self._last_sweep > self.window:
-                self._sweep(now)
-            q = self._events.setdefault(key, deque())
-            while q and q[0] <= now - self.window:
-                q.popleft()
-            if len(q) >= self.limit:
-                return False, q[0] + self.window - now
-            q.append(now)
-            return True, 0.0
-
-    def _sweep(self, now: float) -> None:
-        stale = [k for k, q in self._events.items() if not q or q[-1] <= now - self.window]
-        for k in stale:
-            del self._events[k]
-        self._last_sweep = now
 
 
 def content_security_policy(image_hosts: Iterable[str] = ()) -> str:
