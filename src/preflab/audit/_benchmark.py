@@ -31,6 +31,7 @@ import numpy.typing as npt
 from scipy import stats
 
 from preflab._errors import DataError, ModelError
+from preflab._json import json_number as num
 
 FloatArray = npt.NDArray[np.float64]
 Z95 = 1.959963984540054
@@ -75,10 +76,6 @@ class BenchmarkAudit:
 
     def to_dict(self) -> dict[str, object]:
         """JSON layout of ``preflab audit benchmark``."""
-
-        def num(v: float) -> float | None:
-            return None if v != v else float(v)
-
         def corr(c: CorrelationCI) -> dict[str, float | None]:
             return {"value": num(c.value), "ci_low": num(c.ci_low), "ci_high": num(c.ci_high)}
 

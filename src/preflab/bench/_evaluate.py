@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from preflab._errors import DataError
+from preflab._json import json_number as num
 from preflab.audit._benchmark import BenchmarkAudit, ScoreBoard, audit_benchmark, separability
 from preflab.judge import AnswerCache, JudgeConfig, pairs_from_responses, run_judge
 from preflab.judge._engine import ProgressFn
@@ -46,9 +47,6 @@ class BenchEvaluation:
 
     def to_dict(self) -> dict[str, object]:
         """JSON layout of ``preflab bench evaluate``."""
-        def num(v: float) -> float | None:
-            return None if v != v else float(v)
-
         return {"board": self.board.to_dict(), "separability": num(self.separability),
                 "question_separability": num(self.question_separability),
                 "audit": self.audit.to_dict() if self.audit is not None else None,

@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from preflab._errors import ModelError
+from preflab._json import json_number as num
 from preflab.rank._arena_hard_io import ArenaHardBattles as ArenaHardBattles
 from preflab.rank._arena_hard_io import check_star as check_star
 from preflab.rank._arena_hard_io import read_arena_hard as read_arena_hard
@@ -78,10 +79,6 @@ class ArenaHardBoard:
 
     def to_dict(self) -> dict[str, object]:
         """JSON layout of ``preflab arena-hard``."""
-
-        def num(v: float) -> float | None:
-            return None if v != v else float(v)
-
         return {
             "baseline": self.baseline,
             "style_control": self.style_control,

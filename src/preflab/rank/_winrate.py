@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from preflab._errors import ModelError
+from preflab._json import json_number as num
 from preflab.rank._alpacaeval_io import ALPACAEVAL_COLUMNS as ALPACAEVAL_COLUMNS
 from preflab.rank._alpacaeval_io import DUPLICATES as DUPLICATES
 from preflab.rank._alpacaeval_io import AlpacaEvalAnnotations, _gamed_lookup
@@ -123,10 +124,6 @@ class WinRateBoard:
 
     def to_dict(self) -> dict[str, object]:
         """The JSON layout of ``preflab winrate`` (percentages; NaN becomes ``None``)."""
-
-        def num(v: float) -> float | None:
-            return None if v != v else float(v)
-
         return {
             "baseline": self.baseline,
             "length_controlled": self.length_controlled,
