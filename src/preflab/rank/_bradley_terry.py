@@ -90,8 +90,10 @@ def _solve_spd(a: FloatArray, b: FloatArray) -> FloatArray:
     return out
 
 
-def _newton(st: PairStats, prior: float, init: FloatArray | None, tol: float,
-            max_iter: int) -> FloatArray:
+def newton_fit(st: PairStats, prior: float, init: FloatArray | None, tol: float,
+               max_iter: int) -> tuple[FloatArray, int]:
+    """Newton's method of the module docstring; returns the centred scores and the number of
+    Newton steps taken."""
     m = st.n_models
     i, j = st.pairs[:, 0], st.pairs[:, 1]
     s = np.zeros(m) if init is None else np.array(init, dtype=np.float64)
@@ -99,7 +101,8 @@ def _newton(st: PairStats, prior: float, init: FloatArray | None, tol: float,
     flat_ij = i * m + j
     diag = np.diag_indices(m)
     ll = -np.inf
-    for _ in range(max_iter):
+    steps = 0
+    for steps in range(1, max_iter + 1):  # noqa: B007 - the count is returned
         d = s[i] - s[j]
         p = 0.5 * (1.0 + np.tanh(0.5 * d))  # sigma(d), overflow-free
         r = st.wins - st.total * p
@@ -136,7 +139,7 @@ def _newton(st: PairStats, prior: float, init: FloatArray | None, tol: float,
         if size < tol or (t == 1.0 and size * size < tol):
             break
     out: FloatArray = s - s.mean()
-    return out
+    return out, steps
 
 
 def _lbfgs(st: PairStats, prior: float, init: FloatArray | None, tol: float) -> FloatArray:
@@ -198,4 +201,4 @@ def fit_scores(st: PairStats, *, prior: float = 0.0, init: FloatArray | None = N
     """:func:`bt_mle` on collapsed :class:`PairStats` (used by the bootstrap loop)."""
     if st.n_models > _DENSE_LIMIT:
         return _lbfgs(st, prior, init, tol)
-    return _newton(st, prior, init, tol, max_iter)
+    return newton_fit(st, prior, init, tol, max_iter)[0]

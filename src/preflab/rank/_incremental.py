@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from scipy.linalg import cho_factor, cho_solve
 
 from preflab._errors import DataError, ModelError
+from preflab.rank._bradley_terry import PairStats, newton_fit
 from preflab.rank._counts import PairCounts, pair_counts
 from preflab.rank._ratings import FloatArray, Ratings, to_scale
 
@@ -60,55 +60,25 @@ def _one_thread() -> AbstractContextManager[object]:
 def dense_bt_newton(wins: FloatArray, games: FloatArray, *, init: FloatArray | None = None,
                     prior: float = 0.0, tol: float = 1e-9, max_iter: int = 100
                     ) -> tuple[FloatArray, int]:
-    """BT MLE from the dense win matrix ``A`` and symmetric games matrix ``G`` (Newton).
+    """BT MLE from the dense win matrix ``A`` and symmetric games matrix ``G``.
 
+    ``A[i, j]`` is i's (weighted) wins over j, ties counting half. Solved by the reference
+    Newton method (:func:`preflab.rank._bradley_terry.newton_fit`) on the pairs that met.
     Returns the centred scores and the number of Newton steps taken.
     """
     m = wins.shape[0]
-    s = np.zeros(m) if init is None else np.asarray(init, np.float64).copy()
     if prior == 0:
-        s -= s.mean()
-    j = np.full((m, m), 1.0 / m) if prior == 0 else 0.0
-    total = wins.sum(axis=1)
-    if prior == 0:
+        total = wins.sum(axis=1)
         bad = np.flatnonzero((total <= 0) | (total >= games.sum(axis=1)))
         if bad.size:
             raise ModelError(f"Bradley–Terry MLE diverges: model index {int(bad[0])} has only "
                              "wins or only losses (or no comparisons); use a prior")
-
-    def loglik(x: FloatArray) -> float:
-        d = x[:, None] - x[None, :]
-        return float(-(wins * np.logaddexp(0, -d)).sum() - 0.5 * prior * x @ x)
-
-    f = loglik(s)
-    for it in range(1, max_iter + 1):
-        d = s[:, None] - s[None, :]
-        p = 1.0 / (1.0 + np.exp(-d))
-        g = total - (games * p).sum(axis=1) - prior * s
-        v = games * p * (1 - p)
-        h = np.diag(v.sum(axis=1)) - v + prior * np.eye(m)
-        try:
-            with _one_thread():
-                step = cho_solve(cho_factor(h + j), g)
-        except np.linalg.LinAlgError as exc:
-            raise ModelError("the comparison graph is disconnected; add a prior") from exc
-        t = 1.0
-        if float(np.max(np.abs(step))) < 0.5:  # near the optimum: plain Newton is safe
-            s = s + step
-            if float(np.max(np.abs(step))) < tol:
-                return s, it
-            f = loglik(s) if float(np.max(np.abs(step))) > 1e-4 else f
-            continue
-        while True:
-            cand = s + t * step
-            fc = loglik(cand)
-            if fc >= f - 1e-12 * abs(f) or t < 1e-8:
-                break
-            t *= 0.5
-        s, f = cand, fc
-        if float(np.max(np.abs(t * step))) < tol:
-            return s, it
-    return s, max_iter
+    i, j = np.nonzero(np.triu(games, 1) > 0)
+    pairs = np.column_stack([i, j]).astype(np.int64)
+    st = PairStats(m, pairs, wins[i, j].astype(np.float64), games[i, j].astype(np.float64),
+                   np.arange(len(i)), np.ones(len(i)))
+    with _one_thread():
+        return newton_fit(st, prior, init, tol * tol, max_iter)
 
 
 class Board:
