@@ -10,7 +10,7 @@ Bradley-Terry log-likelihood of log-strengths :math:`s` is
 :math:`y_{ij}` = i-wins + ties/2, :math:`n_{ij}` all games [BT52]_.  A small ridge
 :math:`\lambda` keeps the live board finite when a model has won (or lost) every game so far
 or the comparison graph is still disconnected; the offline ``preflab rank`` makes that choice
-explicit instead.  Newton's method on this concave function converges in a few steps, and one
+explicit instead.  Newton's method (``preflab.rank``'s solver) converges in a few steps, and one
 or two from the previous solution (a warm start) after a handful of new votes.
 
 Standard errors come from the observed information :math:`(L+\lambda I)^{-1}` (``L`` the
@@ -27,6 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit
+
+from preflab.rank._bradley_terry import PairStats, newton_fit
+from preflab.rank._indexing import laplacian
 
 FloatArray = NDArray[np.float64]
 ELO_SCALE = 400.0 / math.log(10.0)
@@ -89,43 +92,16 @@ def bt_newton(pairs: NDArray[np.int64], y: FloatArray, n: FloatArray, n_models: 
         raise ValueError("prior must be > 0 for the live board")
     if n_models == 0:
         return np.zeros(0), np.zeros(0)
-    s = np.zeros(n_models) if init is None or len(init) != n_models else init.astype(float).copy()
-    i, j = pairs[:, 0], pairs[:, 1]
-
-    def objective(x: FloatArray) -> float:
-        d = x[i] - x[j]
-        return float(np.sum(y * np.logaddexp(0.0, -d) + (n - y) * np.logaddexp(0.0, d))
-                     + 0.5 * prior * np.dot(x, x))
-
-    f = objective(s)
-    hess = np.eye(n_models) * prior
-    for _ in range(max_iter):
-        p = expit(s[i] - s[j])
-        r = y - n * p
-        g = np.zeros(n_models)
-        np.add.at(g, i, r)
-        np.add.at(g, j, -r)
-        g -= prior * s
-        w = n * p * (1.0 - p)
-        hess = np.eye(n_models) * prior
-        np.add.at(hess, (i, i), w)
-        np.add.at(hess, (j, j), w)
-        np.add.at(hess, (i, j), -w)
-        np.add.at(hess, (j, i), -w)
-        step = np.linalg.solve(hess, g)
-        t = 1.0
-        while True:  # backtracking: Newton steps can overshoot far from the optimum
-            cand = s + t * step
-            f_new = objective(cand)
-            if f_new <= f + 1e-12 * max(1.0, abs(f)) or t < 1e-8:
-                break
-            t *= 0.5
-        s, f = cand, f_new
-        if float(np.max(np.abs(t * step), initial=0.0)) < tol:
-            break
-    cov = np.linalg.inv(hess)
-    se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-    return s - s.mean(), se
+    start = None if init is None or len(init) != n_models else init
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    st = PairStats(n_models, pairs, np.asarray(y, dtype=np.float64),
+                   np.asarray(n, dtype=np.float64), np.arange(len(pairs)), np.ones(len(pairs)))
+    # the reference solver of preflab.rank (tol there bounds the squared last step)
+    s, _ = newton_fit(st, prior, start, tol * tol, max_iter)
+    p = expit(s[pairs[:, 0]] - s[pairs[:, 1]])
+    hess = laplacian(pairs, st.total * p * (1.0 - p), n_models) + prior * np.eye(n_models)
+    se = np.sqrt(np.clip(np.diag(np.linalg.inv(hess)), 0.0, None))
+    return s, se
 
 
 @dataclass(frozen=True, slots=True)
