@@ -172,6 +172,23 @@ def test_reload_replays_without_paying_twice(live_client: TestClient, fake: Fake
     assert third == [("failed", {"message": "You already voted on this battle."})]
 
 
+def test_reset_clears_live_battle_records(live_client: TestClient) -> None:
+    import sqlalchemy as sa
+
+    from preflab.arena._store import meta_t
+
+    c = live_client
+    assert events(c, start_battle(c))[-1][0] == "done"
+    store = c.app.state.arena.store  # type: ignore[attr-defined]
+    live_keys = sa.select(sa.func.count()).select_from(meta_t).where(
+        meta_t.c.key.startswith("live:"))
+    with store.read() as conn:
+        assert conn.execute(live_keys).scalar() == 1
+    store.reset()
+    with store.read() as conn:
+        assert conn.execute(live_keys).scalar() == 0
+
+
 def test_loaded_prompt_can_be_picked(live_client: TestClient) -> None:
     c = live_client
     page = c.get("/")

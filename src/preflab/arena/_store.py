@@ -327,10 +327,12 @@ class Store(BattleWrites):
                                     ("votes", votes_t), ("rankings", rankings_t))}
 
     def reset(self, *, content: bool = False) -> None:
-        """Delete votes, rankings, battles and counts (and the content with ``content=True``)."""
+        """Delete votes, rankings, battles and counts, and live-mode battle records ``live:*``
+        (and the content with ``content=True``)."""
         with self.write() as c:
             for t in (votes_t, rankings_t, battles_t, pair_stats_t):
                 c.execute(t.delete())
+            c.execute(meta_t.delete().where(meta_t.c.key.startswith("live:")))
             if content:
                 c.execute(responses_t.delete())
                 self.set_meta("content_version", secrets.token_hex(8), conn=c)
