@@ -16,10 +16,10 @@ Convergence is to machine precision, unlike early-stopping first-order solvers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg.lapack import dpotrf, dpotrs
 
 from preflab._errors import ModelError
 from preflab.rank._counts import PairCounts
@@ -80,6 +80,8 @@ def _loglik(s: FloatArray, st: PairStats, prior: float) -> float:
 def _solve_spd(a: FloatArray, b: FloatArray) -> FloatArray:
     """Solve ``a x = b`` for symmetric positive definite ``a`` by Cholesky (LAPACK directly:
     ``scipy.linalg.cho_solve``'s wrappers cost more than the solve at this size)."""
+    from scipy.linalg.lapack import dpotrf, dpotrs  # cached after the first call
+
     factor, info = dpotrf(a, lower=False, clean=False, overwrite_a=True)
     if info == 0:
         x, info = dpotrs(factor, b, lower=False)
@@ -91,9 +93,17 @@ def _solve_spd(a: FloatArray, b: FloatArray) -> FloatArray:
 
 
 def newton_fit(st: PairStats, prior: float, init: FloatArray | None, tol: float,
-               max_iter: int) -> tuple[FloatArray, int]:
+               max_iter: int, solve: Callable[[FloatArray, FloatArray], FloatArray] | None = None,
+               ) -> tuple[FloatArray, int]:
     """Newton's method of the module docstring; returns the centred scores and the number of
-    Newton steps taken."""
+    Newton steps taken.
+
+    ``solve(H, g)`` solves the symmetric positive-definite Newton system; by default LAPACK's
+    Cholesky through SciPy, which is safe in forked bootstrap workers (NumPy's threaded
+    OpenBLAS is not) but costs 0.15 s to import; callers that never fork may pass
+    ``numpy.linalg.solve``.
+    """
+    solve = _solve_spd if solve is None else solve
     m = st.n_models
     i, j = st.pairs[:, 0], st.pairs[:, 1]
     s = np.zeros(m) if init is None else np.array(init, dtype=np.float64)
@@ -116,7 +126,7 @@ def newton_fit(st: PairStats, prior: float, init: FloatArray | None, tol: float,
         # The log-likelihood is flat along the all-ones direction and the optimum (with or
         # without the prior) has sum(s) = 0, so this term fixes the shift at no cost.
         hess += 1.0 / m
-        step = _solve_spd(hess, g)
+        step = solve(hess, g)
         t = 1.0
         if np.max(np.abs(step)) < 0.01:
             # Inside the quadratic-convergence region of a smooth concave function the full

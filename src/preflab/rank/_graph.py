@@ -9,14 +9,15 @@ iff the undirected comparison graph is connected.
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from preflab._errors import ModelError
 from preflab.rank._counts import PairCounts
 
 
 def _components(counts: PairCounts, directed: bool) -> tuple[int, np.ndarray]:
+    from scipy.sparse import coo_matrix  # imported here: slow to import (0.03 s)
+    from scipy.sparse.csgraph import connected_components
+
     m = counts.n_models
     a, b = counts.matchups[:, 0], counts.matchups[:, 1]
     w = counts.weights > 0

@@ -43,7 +43,7 @@ import numpy as np
 import pyarrow as pa
 
 from preflab._errors import ModelError
-from preflab.rank._bradley_terry import bt_mle
+from preflab.rank._bradley_terry import PairStats, newton_fit
 from preflab.rank._indexing import bincount, laplacian
 from preflab.rank._ratings import FloatArray, Ratings, rank_from_ratings, to_scale
 from preflab.rank._style_bootstrap import grad_hess_blocked, pair_blocks, style_bootstrap
@@ -203,8 +203,10 @@ def _bt_start(d: StyleDesign, w: FloatArray) -> FloatArray:
     games = bincount(d.pair_id, w, k)
     wins = bincount(d.pair_id, w * d.y, k)
     used = games > 0
-    y = np.divide(wins, games, out=np.full(k, 0.5), where=used)
-    s = bt_mle(d.pairs[used], y[used], games[used], n, prior=0.5 / ALPHA**2, tol=1e-6)
+    pairs = d.pairs[used]
+    st = PairStats(n, pairs, wins[used], games[used], np.arange(len(pairs)),
+                   np.ones(len(pairs)))
+    s, _ = newton_fit(st, 0.5 / ALPHA**2, None, 1e-6, 100, solve=_solve_pd)
     return np.concatenate([s / ALPHA, np.zeros(d.x.shape[1])])
 
 
