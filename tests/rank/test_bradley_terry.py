@@ -13,7 +13,7 @@ from numpy.testing import assert_allclose
 from scipy.optimize import minimize
 
 from preflab import ModelError
-from preflab.rank import bt_mle, counts_from_arrays, fit_bradley_terry, pair_counts
+from preflab.rank import PairCounts, bt_mle, counts_from_arrays, fit_bradley_terry, pair_counts
 from preflab.testing import simulate_bt
 
 
@@ -169,3 +169,30 @@ def test_weights_multiply_counts():
     t3 = counts_from_arrays(["a"] * 5 + ["b"], ["b"] * 5 + ["a"],
                             ["model_a"] * 3 + ["model_b"] * 2 + ["model_a"])
     assert_allclose(fit_bradley_terry(t).rating, fit_bradley_terry(t3).rating, atol=1e-9)
+
+
+@pytest.mark.parametrize("directed", [False, True])
+def test_dense_connectivity_check_agrees_with_scipy(directed: bool) -> None:
+    """The SciPy-free search decides (strong) connectivity exactly as SciPy's routine does,
+    over sparse random boards on both sides of the threshold."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from preflab.rank._graph import _edges, _one_component
+
+    rng = np.random.default_rng(3)
+    seen = set()
+    for _ in range(300):
+        m = int(rng.integers(2, 12))
+        k = int(rng.integers(1, 3 * m))
+        a = rng.integers(0, m, k)
+        b = (a + rng.integers(1, m, k)) % m
+        outcomes = rng.choice([0.0, 0.5, 1.0], k)
+        counts = PairCounts(tuple(f"m{i}" for i in range(m)), np.column_stack([a, b]),
+                            outcomes, np.ones(k), np.ones(k), k)
+        src, dst = _edges(counts, directed)
+        g = coo_matrix((np.ones(len(src)), (src, dst)), shape=(m, m))
+        n, _ = connected_components(g, directed=directed, connection="strong")
+        assert _one_component(counts, directed) == (n == 1)
+        seen.add(n == 1)
+    assert seen == {True, False}

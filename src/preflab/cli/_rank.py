@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import pyarrow as pa
-from rich.table import Table
 
 from preflab._errors import PreflabError
 from preflab.cli._common import console, handle_errors, rich_progress
 from preflab.cli._input import comparison_input_options, load_comparisons
 from preflab.rank import SCALES, TIES, Leaderboard, PairCounts, leaderboard, native_counts
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def parse_anchor(value: str | None) -> tuple[str, float] | None:
@@ -35,6 +37,8 @@ def terminal_table(board: Leaderboard, *, limit: int | None = None) -> Table:
     """A rich table of one board, best first."""
     r = board.ratings
     title = f"{board.name}: {r.method} ({r.scale} scale), {r.n_comparisons:,} comparisons"
+    from rich.table import Table
+
     t = Table(title=title, title_justify="left")
     for col, just in (("rank", "right"), ("UB", "right"), ("model", "left"),
                       ("rating", "right"), ("95% CI", "right"), ("n", "right"),
@@ -51,6 +55,8 @@ def terminal_table(board: Leaderboard, *, limit: int | None = None) -> Table:
 
 def style_table(board: Leaderboard) -> Table:
     """The style coefficients of a style-controlled board."""
+    from rich.table import Table
+
     t = Table(title=f"{board.name}: style coefficients (logit per s.d. of the feature)",
               title_justify="left")
     for col in ("feature", "coef", "95% CI"):

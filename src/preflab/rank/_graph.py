@@ -13,21 +13,55 @@ import numpy as np
 from preflab._errors import ModelError
 from preflab.rank._counts import PairCounts
 
+_DENSE_CHECK = 4000  # models; up to here the all-good case is checked without SciPy
 
-def _components(counts: PairCounts, directed: bool) -> tuple[int, np.ndarray]:
-    from scipy.sparse import coo_matrix  # imported here: slow to import (0.03 s)
-    from scipy.sparse.csgraph import connected_components
 
-    m = counts.n_models
+def _edges(counts: PairCounts, directed: bool) -> tuple[np.ndarray, np.ndarray]:
     a, b = counts.matchups[:, 0], counts.matchups[:, 1]
     w = counts.weights > 0
     if directed:
         # edge i -> j when i won or tied against j
         o = counts.outcomes
-        src = np.concatenate([a[w & (o > 0)], b[w & (o < 1)]])
-        dst = np.concatenate([b[w & (o > 0)], a[w & (o < 1)]])
-    else:
-        src, dst = a[w], b[w]
+        return (np.concatenate([a[w & (o > 0)], b[w & (o < 1)]]),
+                np.concatenate([b[w & (o > 0)], a[w & (o < 1)]]))
+    return a[w], b[w]
+
+
+def _reaches_all(adj: np.ndarray) -> bool:
+    """Whether breadth-first search from node 0 over the boolean adjacency reaches every node."""
+    reached = np.zeros(len(adj), bool)
+    reached[0] = True
+    frontier = np.array([0])
+    while frontier.size:
+        new = adj[frontier].any(axis=0) & ~reached
+        reached |= new
+        frontier = np.flatnonzero(new)
+    return bool(reached.all())
+
+
+def _one_component(counts: PairCounts, directed: bool) -> bool | None:
+    """Whether the graph is (strongly) connected, by two searches on a dense adjacency;
+    ``None`` for boards too large for it (SciPy's sparse routine decides then)."""
+    m = counts.n_models
+    if m > _DENSE_CHECK:
+        return None
+    src, dst = _edges(counts, directed)
+    adj = np.zeros((m, m), bool)
+    adj[src, dst] = True
+    if not directed:
+        adj |= adj.T
+        return _reaches_all(adj)
+    return _reaches_all(adj) and _reaches_all(adj.T)
+
+
+def _components(counts: PairCounts, directed: bool) -> tuple[int, np.ndarray]:
+    if _one_component(counts, directed):
+        return 1, np.zeros(counts.n_models, np.int64)
+    from scipy.sparse import coo_matrix  # imported here: slow to import (0.15 s)
+    from scipy.sparse.csgraph import connected_components
+
+    m = counts.n_models
+    src, dst = _edges(counts, directed)
     g = coo_matrix((np.ones(len(src)), (src, dst)), shape=(m, m)).tocsr()
     n, labels = connected_components(g, directed=directed, connection="strong")
     return int(n), labels
