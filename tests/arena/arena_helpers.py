@@ -66,6 +66,17 @@ def start_server(db_url: str, port: int, log: Path, *args: str) -> subprocess.Po
     raise RuntimeError(f"server did not start: {log.read_text()}")
 
 
+def first_page(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> httpx.Response:
+    """``GET base/`` once a freshly started server answers (fails if it exits or times out)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(base + "/", timeout=2)
+        except httpx.HTTPError:
+            assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
+            time.sleep(0.2)
+
+
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
     os.killpg(proc.pid, signal.SIGTERM)
     try:

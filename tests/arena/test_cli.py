@@ -7,14 +7,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from arena_helpers import BASE, form_fields, make_client
+from arena_helpers import BASE, first_page, form_fields, make_client
 from browser_helpers import free_port
 from click.testing import CliRunner
 
@@ -84,14 +83,7 @@ def test_serve_demo_one_command(tmp_path: Path) -> None:
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                page = httpx.get(base + "/", timeout=2)
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline and proc.poll() is None, "demo did not start"
-                time.sleep(0.2)
+        page = first_page(base, proc)
         assert page.status_code == 200 and "Response A" in page.text
         assert (tmp_path / "preflab-arena-demo.sqlite").exists()
         with httpx.Client(base_url=base, cookies=page.cookies) as client:

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pyarrow.parquet as pq
 import pytest
-from arena_helpers import BASE, make_client, make_rows
+from arena_helpers import BASE, first_page, make_client, make_rows
 from browser_helpers import chromium, console_errors, detached, free_port, live_server, need_browser
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
@@ -508,7 +508,6 @@ def test_cli_serve_live_with_two_workers(tmp_path: Path) -> None:
     import signal
     import subprocess
     import sys
-    import time
 
     with FakeOpenAI(reply=answer) as server:
         toml = models_toml(tmp_path / "m.toml", {"alpha": server.url, "bravo": server.url},
@@ -523,14 +522,7 @@ def test_cli_serve_live_with_two_workers(tmp_path: Path) -> None:
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    page = httpx.get(base + "/", timeout=2)
-                    break
-                except httpx.HTTPError:
-                    assert time.monotonic() < deadline and proc.poll() is None, "no server"
-                    time.sleep(0.2)
+            page = first_page(base, proc)
             with httpx.Client(base_url=base, cookies=page.cookies, timeout=30) as http:
                 csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
                 assert csrf
