@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from alpaca_peer import alpaca_eval_glm
 
 import preflab.rank._lc_liblinear as ll
 from preflab.rank._lc_cv import cv_folds, fit_lc_glm
@@ -155,25 +156,11 @@ def test_cv_matches_alpaca_evals_logistic_regression_cv() -> None:
     """fit_lc_glm against AlpacaEval's own fit_LogisticRegressionCV (GroupKFold, its soft
     log-loss scorer, refit): same C, coefficients to 1e-9."""
     pytest.importorskip("sklearn")
-    import importlib.metadata
-    import sys
-    import types
 
-    try:
-        importlib.metadata.version("alpaca-eval")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("needs alpaca-eval==0.6.6 (benchmark-only dependency)")
-    if "pkg_resources" not in sys.modules:  # alpaca_eval imports it; setuptools>=81 lacks it
-        from packaging.version import parse
-
-        shim = types.ModuleType("pkg_resources")
-        shim.parse_version = parse  # type: ignore[attr-defined]
-        shim.get_distribution = lambda n: types.SimpleNamespace(  # type: ignore[attr-defined]
-            version=importlib.metadata.version(n))
-        sys.modules["pkg_resources"] = shim
     import pandas as pd
     import sklearn
-    from alpaca_eval.metrics.glm_winrate import fit_LogisticRegressionCV
+
+    fit_LogisticRegressionCV = alpaca_eval_glm().fit_LogisticRegressionCV  # noqa: N806
 
     try:
         for seed, n in ((0, 301), (1, 452), (2, 613)):

@@ -8,14 +8,12 @@ inputs: live when installed, and pinned in ``ALPACA_EVAL_066`` (tolerance 1e-6).
 
 from __future__ import annotations
 
-import importlib.metadata
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from alpaca_peer import alpaca_eval_glm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
@@ -167,24 +165,6 @@ def test_gamed_file_alone_gives_same_numbers(lc_board, shared_data: Path) -> Non
     assert g.difficulty_source == "gamed"
 
 
-def _alpaca_eval_glm():  # type: ignore[no-untyped-def]
-    try:
-        importlib.metadata.version("alpaca-eval")
-    except importlib.metadata.PackageNotFoundError:
-        pytest.skip("peer check needs alpaca-eval==0.6.6 (benchmark-only dependency)")
-    if "pkg_resources" not in sys.modules:  # alpaca_eval imports it; setuptools>=81 lacks it
-        from packaging.version import parse
-
-        shim = types.ModuleType("pkg_resources")
-        shim.parse_version = parse  # type: ignore[attr-defined]
-        shim.get_distribution = lambda n: types.SimpleNamespace(  # type: ignore[attr-defined]
-            version=importlib.metadata.version(n))
-        sys.modules["pkg_resources"] = shim
-    import alpaca_eval.metrics.glm_winrate as glm
-
-    return glm
-
-
 @pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::DeprecationWarning",
                             "ignore::UserWarning")
 def test_matches_alpaca_eval_code(lc_board, shared_data: Path,
@@ -193,7 +173,7 @@ def test_matches_alpaca_eval_code(lc_board, shared_data: Path,
 
     text_davinci_003, alpaca-7b and gpt-3.5-turbo-1106 are models where the exact optimum of
     each fit makes the CV pick another C (0.03-0.11 points off); the replay must not."""
-    glm = _alpaca_eval_glm()
+    glm = alpaca_eval_glm()
     lc = shared_data / "alpacaeval" / "lc_inputs"
     monkeypatch.setattr(glm, "hf_hub_download", lambda repo_id, filename, **k: str(
         lc / ("gamed_annotations.csv" if filename == "df_gamed.csv" else filename)))
