@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 from arena_helpers import BASE, first_page, form_fields, make_client
 from browser_helpers import free_port
 from click.testing import CliRunner
 
+from preflab import rank
 from preflab.arena import demo_responses
 from preflab.cli._arena import arena
 
@@ -58,7 +58,6 @@ def test_load_export_reset(tmp_path: Path) -> None:
     assert set(comp.column("winner").to_pylist()) == {"model_a"}
     ranks = pq.read_table(tmp_path / "votes.rankings.parquet")
     assert ranks.num_rows == 2 and len(ranks.column("models").to_pylist()[0]) == 3
-    rank = pytest.importorskip("preflab.rank", reason="preflab.rank not available")
     ratings = rank.fit_bradley_terry(comp, prior=1.0)  # `preflab rank` reads the export
     assert set(ratings.models) <= {"x", "y", "z"}
     r = runner.invoke(arena, ["reset", "--db", url, "--yes"])

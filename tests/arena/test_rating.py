@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
+from preflab import rank
 from preflab.arena import PairCounts, bt_newton, fit_board
 
 
@@ -74,7 +75,6 @@ def test_reproduces_published_llmfao_human_board(shared_data: Path) -> None:
 
 
 def test_matches_preflab_rank_bt_mle(shared_data: Path) -> None:
-    rank = pytest.importorskip("preflab.rank", reason="preflab.rank not available")
     counts, _ = _llmfao_counts(shared_data)
     k = len(counts.pairs)
     matchups = np.concatenate([counts.pairs, counts.pairs, counts.pairs])

@@ -36,7 +36,7 @@ def _problem(seed: int, n: int, scale: float, hard: float) -> tuple[np.ndarray, 
 
 def _sklearn_fit(x: np.ndarray, p: np.ndarray, w: np.ndarray, c: float, random_state: int,
                  max_iter: int = 100) -> tuple[np.ndarray, int]:
-    sklearn = pytest.importorskip("sklearn")
+    sklearn = pytest.importorskip("sklearn", reason="peer check needs scikit-learn")
     from sklearn.linear_model import LogisticRegression
 
     major, minor = (int(v) for v in sklearn.__version__.split(".")[:2])
@@ -155,7 +155,7 @@ def test_blocks_and_groups_do_not_change_fits() -> None:
 def test_cv_matches_alpaca_evals_logistic_regression_cv() -> None:
     """fit_lc_glm against AlpacaEval's own fit_LogisticRegressionCV (GroupKFold, its soft
     log-loss scorer, refit): same C, coefficients to 1e-9."""
-    pytest.importorskip("sklearn")
+    pytest.importorskip("sklearn", reason="peer check needs scikit-learn")
 
     import pandas as pd
     import sklearn
@@ -179,7 +179,7 @@ def test_cv_matches_alpaca_evals_logistic_regression_cv() -> None:
 @pytest.mark.parametrize("n_splits", [2, 3, 5, 7])
 def test_folds_are_group_kfolds(n_splits: int) -> None:
     """cv_folds equals scikit-learn's GroupKFold on two copies of each row."""
-    pytest.importorskip("sklearn")
+    pytest.importorskip("sklearn", reason="peer check needs scikit-learn")
     from sklearn.model_selection import GroupKFold
 
     for n in (7, 37, 805, 2413, 2414):
