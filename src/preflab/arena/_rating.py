@@ -93,13 +93,11 @@ def bt_newton(pairs: NDArray[np.int64], y: FloatArray, n: FloatArray, n_models: 
     if n_models == 0:
         return np.zeros(0), np.zeros(0)
     start = None if init is None or len(init) != n_models else init
-    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    st = PairStats(n_models, pairs, np.asarray(y, dtype=np.float64),
-                   np.asarray(n, dtype=np.float64), np.arange(len(pairs)), np.ones(len(pairs)))
+    st = PairStats.of_pairs(n_models, pairs, y, n)
     # the reference solver of preflab.rank (tol there bounds the squared last step)
     s, _ = newton_fit(st, prior, start, tol * tol, max_iter)
-    p = expit(s[pairs[:, 0]] - s[pairs[:, 1]])
-    hess = laplacian(pairs, st.total * p * (1.0 - p), n_models) + prior * np.eye(n_models)
+    p = expit(s[st.pairs[:, 0]] - s[st.pairs[:, 1]])
+    hess = laplacian(st.pairs, st.total * p * (1.0 - p), n_models) + prior * np.eye(n_models)
     se = np.sqrt(np.clip(np.diag(np.linalg.inv(hess)), 0.0, None))
     return s, se
 

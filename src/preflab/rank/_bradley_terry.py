@@ -58,6 +58,15 @@ class PairStats:
         stats = cls(m, pairs, np.zeros(len(keys)), np.zeros(len(keys)), inv, score)
         return stats.with_weights(counts.weights)
 
+    @classmethod
+    def of_pairs(cls, n_models: int, pairs: IntArray, wins: FloatArray,
+                 total: FloatArray) -> PairStats:
+        """Statistics given directly per pair (each pair its own cell)."""
+        k = len(pairs)
+        return cls(n_models, np.asarray(pairs, dtype=np.int64).reshape(-1, 2),
+                   np.asarray(wins, dtype=np.float64), np.asarray(total, dtype=np.float64),
+                   np.arange(k), np.ones(k))
+
     def with_weights(self, weights: FloatArray) -> PairStats:
         k = len(self.pairs)
         wins: FloatArray = np.bincount(self.cell_to_pair, weights * self.cell_score,

@@ -74,9 +74,7 @@ def dense_bt_newton(wins: FloatArray, games: FloatArray, *, init: FloatArray | N
             raise ModelError(f"Bradley–Terry MLE diverges: model index {int(bad[0])} has only "
                              "wins or only losses (or no comparisons); use a prior")
     i, j = np.nonzero(np.triu(games, 1) > 0)
-    pairs = np.column_stack([i, j]).astype(np.int64)
-    st = PairStats(m, pairs, wins[i, j].astype(np.float64), games[i, j].astype(np.float64),
-                   np.arange(len(i)), np.ones(len(i)))
+    st = PairStats.of_pairs(m, np.column_stack([i, j]), wins[i, j], games[i, j])
     with _one_thread():
         return newton_fit(st, prior, init, tol * tol, max_iter)
 

@@ -203,9 +203,7 @@ def _bt_start(d: StyleDesign, w: FloatArray) -> FloatArray:
     games = bincount(d.pair_id, w, k)
     wins = bincount(d.pair_id, w * d.y, k)
     used = games > 0
-    pairs = d.pairs[used]
-    st = PairStats(n, pairs, wins[used], games[used], np.arange(len(pairs)),
-                   np.ones(len(pairs)))
+    st = PairStats.of_pairs(n, d.pairs[used], wins[used], games[used])
     s, _ = newton_fit(st, 0.5 / ALPHA**2, None, 1e-6, 100, solve=_solve_pd)
     return np.concatenate([s / ALPHA, np.zeros(d.x.shape[1])])
 
