@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -139,6 +140,11 @@ _WINNER_TO_OUTCOME = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie_bothbad":
                       "tie (bothbad)": 0.5}
 
 
+def _check_ties(ties: str) -> None:
+    if ties not in TIES:
+        raise ModelError(f"unknown ties option '{ties}'; use one of {', '.join(TIES)}")
+
+
 def pair_counts(
     source: pa.Table | str | Path,
     *,
@@ -159,8 +165,7 @@ def pair_counts(
     (winner labels, empty names, a model against itself, NaN/negative weights) runs on the
     grouped counts and raises :class:`DataError`; the readers give row-by-row detail.
     """
-    if ties not in TIES:
-        raise ModelError(f"unknown ties option '{ties}'; use one of {', '.join(TIES)}")
+    _check_ties(ties)
     if isinstance(source, pa.Table) and where is None:
         res = _group_arrow(source)
     else:
@@ -186,9 +191,12 @@ def _group_arrow(table: pa.Table) -> pa.Table:
                       ("winner", "ascending"), ("unit", "ascending")])
 
 
-def _group_duckdb(source: pa.Table | str | Path, where: str | None) -> dict[str, np.ndarray]:
-    """Group a file (streamed) or a table with a SQL filter in DuckDB."""
-    con = quiet_connection()
+def _group_duckdb(source: pa.Table | str | Path, where: str | None,
+                  con: Any = None) -> dict[str, np.ndarray]:
+    """Group a file (streamed) or a table with a SQL filter in DuckDB (on ``con`` when given;
+    the caller then closes it)."""
+    own = con is None
+    con = quiet_connection() if own else con
     try:
         if isinstance(source, pa.Table):
             con.register("battles", source)
@@ -207,7 +215,8 @@ def _group_duckdb(source: pa.Table | str | Path, where: str | None) -> dict[str,
         res: dict[str, np.ndarray] = con.sql(q).fetchnumpy()
         return res
     finally:
-        con.close()
+        if own:
+            con.close()
 
 
 def _check_groups(a: list[object], b: list[object], winner: list[object], unit: np.ndarray,
@@ -268,14 +277,15 @@ def native_counts(path: str | Path, *, ties: str = "half") -> PairCounts | None:
     """
     from preflab.data import detect_format, scan_sql
 
+    _check_ties(ties)
     con = quiet_connection()
     try:
         cols = [d[0] for d in con.sql(f"DESCRIBE SELECT * FROM {scan_sql(path)}").fetchall()]
+        if detect_format(cols, path=str(path)) != "native":
+            return None
+        return _from_grouped(_group_duckdb(path, None, con), ties)
     finally:
         con.close()
-    if detect_format(cols, path=str(path)) != "native":
-        return None
-    return pair_counts(path, ties=ties)
 
 
 def counts_from_arrays(
