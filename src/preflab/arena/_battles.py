@@ -95,11 +95,6 @@ class BattleWrites:
         after ``since``, oldest first (one index range scan)."""
         return self.raw.read(self.raw.sql(_BATTLES_SINCE), (voter, max(since, -1e300)))
 
-    def battles_of(self, voter: str, since: float = float("-inf")) -> list[Battle]:
-        """The battles this voter was shown (created after ``since``), oldest first."""
-        return [Battle(str(r[0]), voter, str(r[1]), _models(r[2]), str(r[3]), float(r[4]))
-                for r in self.battle_rows(voter, since)]
-
     def _close(self, c: Any, battle_id: str, voter: str, status: str) -> Battle:
         """Move an open battle of ``voter`` to ``status``; the condition admits one caller."""
         r = c.execute(self.raw.sql(_CLOSE), (status, battle_id, voter)).fetchone()
@@ -118,9 +113,6 @@ class BattleWrites:
         """Count one event on each rate counter (``RateLimited`` when one is full)."""
         return self._group.submit(lambda c, _bumps: self.raw.check_limits(c, limits),
                                   tuple(k for k, _ in limits))
-
-    def skip(self, battle_id: str, voter: str) -> None:
-        self.submit_skip(battle_id, voter).result()
 
     def _bump(self, c: Any, bumps: Bumps) -> None:
         """Add outcomes ``(first, second, outcome)`` to the unordered pairs' counts.
