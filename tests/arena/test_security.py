@@ -23,6 +23,18 @@ def test_tokens_are_bound_to_voter_and_purpose() -> None:
     assert s.voter_from_cookie(forged) is None
 
 
+def test_live_tickets_are_bound_to_voter_and_purpose() -> None:
+    s = Signer("secret")
+    live_id = "0123456789abcdef0123456789abcdef"
+    ticket = s.live_ticket(live_id, "v1")
+    assert s.live_from_ticket(ticket, "v1") == live_id
+    assert s.live_from_ticket(ticket, "v2") is None and s.live_from_ticket(ticket, None) is None
+    assert "v1" not in ticket
+    # a live ticket is not a battle token (same shape, other purpose), and vice versa
+    assert s.battle_from_token(ticket, "v1") is None
+    assert s.live_from_ticket(s.battle_token(live_id, "v1"), "v1") is None
+
+
 def test_tokens_expire(monkeypatch: pytest.MonkeyPatch) -> None:
     s = Signer("secret", battle_max_age=60)
     now = [1_800_000_000.0]

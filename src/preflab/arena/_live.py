@@ -28,7 +28,6 @@ The pending/claimed/done state of a live battle is a row ``live:<id>`` in ``aren
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import secrets
@@ -44,7 +43,6 @@ import numpy as np
 import sqlalchemy as sa
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
@@ -222,8 +220,6 @@ def add_live_routes(app: FastAPI, state: ArenaApp, live: LiveConfig | None = Non
     store = state.store
     gen = np.random.default_rng(rng)
     gen_lock = threading.Lock()
-    tickets = URLSafeTimedSerializer(config.secret or store.shared_secret(),
-                                     salt="preflab-arena-live")
     running = {"n": 0}
     prompts_cache: dict[str, Any] = {"version": None, "rows": []}
 
@@ -231,16 +227,10 @@ def add_live_routes(app: FastAPI, state: ArenaApp, live: LiveConfig | None = Non
         return state.signer.voter_from_cookie(request.cookies.get(VOTER_COOKIE))
 
     def ticket_of(request: Request, ticket: str) -> tuple[str, str] | None:
+        """``(live id, voter)`` when the ticket was issued to this request's voter."""
         voter = voter_of(request)
-        try:
-            value = tickets.loads(ticket, max_age=int(config.battle_max_age))
-        except BadSignature:
-            return None
-        if (voter is None or not isinstance(value, list) or len(value) != 2
-                or not all(isinstance(v, str) for v in value)
-                or not hmac.compare_digest(value[1], voter)):
-            return None
-        return str(value[0]), voter
+        live_id = state.signer.live_from_ticket(ticket, voter)
+        return None if live_id is None or voter is None else (live_id, voter)
 
     def examples() -> list[dict[str, str]]:
         version = store.content_version()
@@ -287,7 +277,8 @@ def add_live_routes(app: FastAPI, state: ArenaApp, live: LiveConfig | None = Non
             return state.error(429, "Too many live battles in a minute (answers cost money). "
                                     "Take a short break.")
         live_id = put_pending(store, voter, text)
-        return RedirectResponse(f"/live/b/{tickets.dumps([live_id, voter])}", status_code=303)
+        ticket = state.signer.live_ticket(live_id, voter)
+        return RedirectResponse(f"/live/b/{ticket}", status_code=303)
 
     @app.get("/live/b/{ticket}", response_class=HTMLResponse)
     def live_battle_page(request: Request, ticket: str) -> Response:
